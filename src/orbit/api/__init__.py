@@ -1,0 +1,1 @@
+"""The GraphQL API and the HTTP app that serves it."""

@@ -1,0 +1,103 @@
+"""Ending an order product early: what is removed, cut and credited.
+
+Terminating at ``cut`` (the day before the effective date) keeps every day up
+to and including ``cut``: unbilled lines after it are removed, the unbilled
+line holding it is cut, billed lines never change, and the billed days after
+it (except days already reversed by a credit note) are credited by one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+
+from orbit.engine.calendar import ONE_DAY
+from orbit.engine.lines import StoredLine, exact_before, keep_until
+from orbit.engine.money import round_money
+from orbit.engine.schedule import Line, OrderProductTerms, Part
+
+
+@dataclass(frozen=True)
+class Termination:
+    cut: date
+    #: unbilled lines removed whole, as they stood
+    removed: tuple[StoredLine, ...]
+    #: the unbilled line holding ``cut``, as it stood, and as it will stand
+    cut_line: StoredLine | None
+    kept_line: Line | None
+    credit_line: Line | None
+    #: the change of the order product's total (lines starting on or before
+    #: ``through`` only, for an evergreen order product)
+    total_change: Decimal
+
+    @property
+    def changes_anything(self) -> bool:
+        return bool(self.removed or self.cut_line or self.credit_line)
+
+    @property
+    def removed_or_cut(self) -> tuple[StoredLine, ...]:
+        """Every unbilled line the termination touches, in schedule order."""
+        lines = list(self.removed)
+        if self.cut_line is not None:
+            lines.append(self.cut_line)
+        return tuple(sorted(lines, key=lambda s: s.line.start))
+
+
+def terminate(
+    terms: OrderProductTerms,
+    stored: Sequence[StoredLine],
+    cut: date,
+    credit_due: date,
+    through: date | None = None,
+) -> Termination:
+    """Plan the termination of an order product at ``cut``.
+
+    ``stored`` is its schedule in order; for an evergreen order product it must
+    reach past ``cut`` (and ``through``, for the total).
+    """
+    counted = (lambda line: line.start <= through) if (
+        terms.is_evergreen and through is not None
+    ) else (lambda line: True)
+    removed: list[StoredLine] = []
+    cut_line: StoredLine | None = None
+    kept_line: Line | None = None
+    credited_parts: list[Part] = []
+    change = Decimal(0)
+
+    for index, item in enumerate(stored):
+        line = item.line
+        if line.is_credit or line.end <= cut:
+            continue
+        if item.billed:
+            if not item.reversed:
+                credited_parts.extend(line.portion(max(line.start, cut + ONE_DAY), line.end))
+            continue
+        if line.start > cut:
+            removed.append(item)
+            if counted(line):
+                change -= line.amount
+            continue
+        before = exact_before(stored, index)
+        kept_line = keep_until(line, cut, before, terms.currency, terms.billing_type)
+        cut_line = item
+        if counted(line):
+            change += kept_line.amount - line.amount
+
+    credit_line = None
+    if credited_parts:
+        value = sum((p.value for p in credited_parts), Fraction(0))
+        first = min(p.start for p in credited_parts)
+        last = max(p.end for p in credited_parts)
+        credit_line = Line(
+            first,
+            last,
+            credit_due,
+            tuple(p.negated() for p in credited_parts),
+            -round_money(value, terms.currency),
+            is_credit=True,
+        )
+        change += credit_line.amount
+    return Termination(cut, tuple(removed), cut_line, kept_line, credit_line, change)
