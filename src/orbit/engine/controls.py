@@ -146,7 +146,14 @@ def plan_recut(
         return Recut((), (), series)
     new_terms = terms.with_series(series)
     end = terms.end
-    drafts = _cut_on(new_terms, start, end if end is not None else horizon)
+    if end is None:
+        # an evergreen schedule is re-cut up to the end of a new period, so that
+        # extending it later goes on with whole periods
+        assert horizon is not None
+        last_day = series.period_containing(max(horizon, start)).end
+    else:
+        last_day = end
+    drafts = _cut_on(new_terms, start, last_day)
     if end is not None and drafts:
         # the last line takes what is left, so the total does not move
         others = sum((value for _, _, _, value in drafts[:-1]), Fraction(0))

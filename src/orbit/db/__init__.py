@@ -1,0 +1,1 @@
+"""Persistence: tortoise-orm models, connection set-up and migrations."""

@@ -1,0 +1,196 @@
+"""Documents after a run: post, cancel a draft, credit a posted invoice."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from orbit import clock
+from orbit.db.models import (
+    Account,
+    DocumentSequence,
+    DocumentType,
+    Invoice,
+    InvoiceLine,
+    InvoiceRun,
+    InvoiceStatus,
+    PaymentStatus,
+)
+from orbit.services.access import Actor, Permission
+from orbit.services.audit import record
+from orbit.services.errors import Code, DomainError, NotFound
+from orbit.services.holds import evaluate_overdue_rule
+
+PREFIX = {DocumentType.INVOICE: "INV", DocumentType.CREDIT_NOTE: "CN"}
+
+
+async def get_invoice(actor: Actor, invoice_id: int, lock: bool = False) -> Invoice:
+    query = Invoice.filter(id=invoice_id).select_related("account")
+    if lock:
+        query = query.select_for_update(of=("invoices",))
+    invoice = await query.first()
+    if invoice is None or not actor.sees(invoice.account):
+        raise NotFound("invoice", ("invoiceId",))
+    return invoice
+
+
+async def next_number(document_type: DocumentType) -> str:
+    """The next number of the gapless sequence; the row stays locked until commit."""
+    updated = await DocumentSequence.filter(document_type=document_type.value).update(
+        last_number=F("last_number") + 1
+    )
+    if not updated:
+        await DocumentSequence.create(document_type=document_type.value, last_number=1)
+    sequence = await DocumentSequence.get(document_type=document_type.value)
+    return f"{PREFIX[document_type]}-{sequence.last_number:06d}"
+
+
+async def post_document(invoice: Invoice, today: date) -> Invoice:
+    """DRAFT -> POSTED: number, postedOn, open balance; then settle the account.
+    Call inside a transaction."""
+    from orbit.services.receivables import apply_credits
+
+    invoice.status = InvoiceStatus.POSTED
+    invoice.number = await next_number(invoice.document_type)
+    invoice.posted_on = today
+    invoice.open_balance = invoice.total
+    invoice.payment_status = payment_status(invoice)
+    await invoice.save(
+        update_fields=["status", "number", "posted_on", "open_balance", "payment_status"]
+    )
+    account = await Account.get(id=invoice.account_id)
+    await apply_credits(account)
+    await evaluate_overdue_rule(account, today)
+    return invoice
+
+
+def payment_status(document: Invoice) -> PaymentStatus:
+    """UNPAID, PARTIALLY_PAID or PAID, from what is still open of the total."""
+    if document.open_balance == 0:
+        return PaymentStatus.PAID
+    if document.open_balance == document.total:
+        return PaymentStatus.UNPAID
+    return PaymentStatus.PARTIALLY_PAID
+
+
+async def post_invoice(actor: Actor, invoice_id: int) -> Invoice:
+    actor.require(Permission.DOCUMENTS)
+    async with in_transaction():
+        invoice = await get_invoice(actor, invoice_id, lock=True)
+        if invoice.status is not InvoiceStatus.DRAFT:
+            raise DomainError(
+                Code.INVALID_STATE, f"only a DRAFT document can be posted; this one is "
+                f"{invoice.status.value}", ("invoiceId",),
+            )
+        await post_document(invoice, clock.today(invoice.account.timezone))
+        await record(actor, "invoice.post", invoice, {"number": invoice.number})
+    return invoice
+
+
+async def post_run(actor: Actor, run_id: int) -> list[Invoice]:
+    """Post every DRAFT document of a run."""
+    actor.require(Permission.DOCUMENTS)
+    async with in_transaction():
+        run = await InvoiceRun.get_or_none(id=run_id).select_for_update()
+        if run is None:
+            raise NotFound("invoice run", ("invoiceRunId",))
+        drafts = await Invoice.filter(
+            invoice_run_id=run_id, status=InvoiceStatus.DRAFT
+        ).select_related("account").order_by("id").select_for_update(of=("invoices",))
+        for invoice in drafts:
+            await post_document(invoice, clock.today(invoice.account.timezone))
+        await record(actor, "invoice_run.post", run, {"posted": len(drafts)})
+    return list(drafts)
+
+
+async def cancel_invoice(actor: Actor, invoice_id: int) -> Invoice:
+    """Cancel a DRAFT document; its schedule lines become unbilled again."""
+    actor.require(Permission.DOCUMENTS)
+    async with in_transaction():
+        invoice = await get_invoice(actor, invoice_id, lock=True)
+        if invoice.status is not InvoiceStatus.DRAFT:
+            raise DomainError(
+                Code.INVALID_STATE, f"only a DRAFT document can be cancelled; this one is "
+                f"{invoice.status.value}", ("invoiceId",),
+            )
+        invoice.status = InvoiceStatus.CANCELLED
+        await invoice.save(update_fields=["status"])
+        await InvoiceLine.filter(invoice_id=invoice.id).update(bills=False)
+        await record(actor, "invoice.cancel", invoice)
+    return invoice
+
+
+async def credit_invoice(actor: Actor, invoice_id: int, rebill: bool = True) -> tuple[Invoice, Invoice]:
+    """Reverse a POSTED invoice with a POSTED credit note mirroring its lines.
+
+    The credit note is applied to the invoice first; with ``rebill`` the invoice's
+    schedule lines become unbilled and the next run bills them anew.
+    """
+    from orbit.services.receivables import apply_credit_note_to, apply_credits
+
+    actor.require(Permission.DOCUMENTS)
+    async with in_transaction():
+        invoice = await get_invoice(actor, invoice_id, lock=True)
+        if invoice.document_type is not DocumentType.INVOICE:
+            raise DomainError(Code.INVALID, "only an invoice can be credited", ("invoiceId",))
+        if invoice.status is not InvoiceStatus.POSTED:
+            raise DomainError(
+                Code.INVALID_STATE, f"only a POSTED invoice can be credited; this one is "
+                f"{invoice.status.value}", ("invoiceId",),
+            )
+        if await Invoice.filter(reverses_id=invoice.id).exists():
+            raise DomainError(Code.INVALID_STATE, "the invoice is already credited",
+                              ("invoiceId",))
+        if invoice.total <= 0:
+            raise DomainError(Code.INVALID, "a zero invoice has nothing to credit",
+                              ("invoiceId",))
+        account = invoice.account
+        today = clock.today(account.timezone)
+        note = await Invoice.create(
+            account_id=account.id,
+            document_type=DocumentType.CREDIT_NOTE,
+            status=InvoiceStatus.POSTED,
+            number=await next_number(DocumentType.CREDIT_NOTE),
+            currency=invoice.currency,
+            invoice_date=today,
+            due_date=today,
+            posted_on=today,
+            total=-invoice.total,
+            open_balance=-invoice.total,
+            payment_status=PaymentStatus.UNPAID,
+            reverses_id=invoice.id,
+            rebill=rebill,
+        )
+        lines = await InvoiceLine.filter(invoice_id=invoice.id).order_by("id")
+        await InvoiceLine.bulk_create(
+            [
+                InvoiceLine(
+                    invoice_id=note.id,
+                    schedule_line_id=line.schedule_line_id,
+                    order_product_id=line.order_product_id,
+                    product_id=line.product_id,
+                    description=line.description,
+                    period_start=line.period_start,
+                    period_end=line.period_end,
+                    quantity=line.quantity,
+                    fraction=_negated(line.fraction),
+                    amount=-line.amount,
+                    bills=False,
+                )
+                for line in lines
+            ]
+        )
+        if rebill:
+            await InvoiceLine.filter(invoice_id=invoice.id).update(bills=False)
+        await apply_credit_note_to(note, invoice)
+        await apply_credits(account)
+        await evaluate_overdue_rule(account, today)
+        await record(actor, "invoice.credit", invoice,
+                     {"creditNote": note.number, "rebill": rebill})
+    return invoice, note
+
+
+def _negated(fraction: str) -> str:
+    return fraction[1:] if fraction.startswith("-") else f"-{fraction}"

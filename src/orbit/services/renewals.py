@@ -1,0 +1,168 @@
+"""Upcoming renewals for account teams, and the renewals and expiries workers do."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from enum import Enum
+
+from tortoise.expressions import Q
+
+from orbit import clock
+from orbit.db.models import Account, Contract, ContractLine, OrderProduct, OrderStatus
+from orbit.engine.enums import ChargeType, ContractStatus
+from orbit.engine.terms import RecurringRate, annual_value, uplifted_price
+from orbit.services.access import Actor
+
+log = logging.getLogger("orbit.renewals")
+
+
+class RenewalWindow(str, Enum):
+    END_DATE = "END_DATE"
+    NOTICE_DEADLINE = "NOTICE_DEADLINE"
+
+
+@dataclass(frozen=True)
+class UpcomingRenewal:
+    contract: Contract
+    as_of: date
+    current_annual_value: Decimal
+    forecast_annual_value: Decimal
+
+    @property
+    def end_date(self) -> date:
+        assert self.contract.end_date is not None
+        return self.contract.end_date
+
+    @property
+    def notice_deadline(self) -> date:
+        return self.end_date - timedelta(days=self.contract.renewal_notice_days)
+
+
+def _window_field(by: RenewalWindow) -> str:
+    return "end_date" if by is RenewalWindow.END_DATE else "notice_deadline"
+
+
+async def upcoming_renewals(
+    actor: Actor,
+    within_days: int = 90,
+    as_of: date | None = None,
+    by: RenewalWindow = RenewalWindow.END_DATE,
+    owner_id: int | None = None,
+    auto_renew: bool | None = None,
+    limit: int = 50,
+    after: tuple[date, int] | None = None,
+) -> list[UpcomingRenewal]:
+    """ACTIVE contracts whose end date or notice deadline falls in [as_of, as_of +
+    within_days], soonest first (keyset: (date, id) after ``after``)."""
+    as_of = as_of or clock.today()
+    field = _window_field(by)
+    query = Contract.filter(
+        status=ContractStatus.ACTIVE,
+        **{f"{field}__gte": as_of, f"{field}__lte": as_of + timedelta(days=within_days)},
+    )
+    scope = actor.owner_scope
+    if scope is not None:
+        if owner_id is not None and owner_id != scope:
+            return []
+        query = query.filter(owner_id=scope)
+    elif owner_id is not None:
+        query = query.filter(owner_id=owner_id)
+    if auto_renew is not None:
+        query = query.filter(auto_renew=auto_renew)
+    if after is not None:
+        query = query.filter(
+            Q(**{f"{field}__gt": after[0]}) | Q(**{field: after[0], "id__gt": after[1]})
+        )
+    contracts = await query.order_by(field, "id").limit(limit).select_related("account")
+    values = await annual_values(contracts)
+    return [UpcomingRenewal(c, as_of, *values[c.id]) for c in contracts]
+
+
+async def annual_values(contracts: Sequence[Contract]) -> dict[int, tuple[Decimal, Decimal]]:
+    """(current, forecast) annual recurring value at each contract's end date."""
+    if not contracts:
+        return {}
+    ids = [c.id for c in contracts]
+    ops = await OrderProduct.filter(
+        contract_id__in=ids, order__status=OrderStatus.ACTIVATED,
+        charge_type=ChargeType.RECURRING,
+    ).values("contract_id", "contract_line_id", "quantity", "start_date", "end_date")
+    lines = {
+        line.id: line for line in await ContractLine.filter(contract_id__in=ids)
+    }
+    by_contract = {c.id: c for c in contracts}
+    quantities: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for op in ops:
+        contract = by_contract[op["contract_id"]]
+        when = contract.end_date
+        if when is None:
+            continue
+        if op["start_date"] <= when and (op["end_date"] is None or when <= op["end_date"]):
+            quantities[contract.id][op["contract_line_id"]] += op["quantity"]
+    result = {}
+    for contract in contracts:
+        currency = contract.account.currency
+        current, forecast = [], []
+        for line_id, quantity in quantities[contract.id].items():
+            line = lines[line_id]
+            if quantity < 1:
+                continue
+            current.append(RecurringRate(quantity, line.unit_price, line.pricing_term_months))
+            forecast.append(
+                RecurringRate(
+                    quantity,
+                    uplifted_price(line.unit_price, contract.renewal_uplift_percent, currency),
+                    line.pricing_term_months,
+                )
+            )
+        result[contract.id] = (annual_value(current, currency), annual_value(forecast, currency))
+    return result
+
+
+async def annual_recurring_value(contract: Contract, on: date) -> Decimal:
+    """12 x the monthly rates of the contract's recurring lines in effect on ``on``."""
+    from orbit.services.contracts import lines_in_effect
+
+    account = await Account.get(id=contract.account_id)
+    rates = [
+        RecurringRate(line.quantity, line.unit_price, line.pricing_term_months)
+        for line in await lines_in_effect(contract, on)
+        if line.charge_type is ChargeType.RECURRING and line.quantity != 0
+    ]
+    return annual_value(rates, account.currency)
+
+
+async def process_renewals() -> tuple[int, int]:
+    """Renew auto-renew contracts that reached their end date; expire the others the
+    day after. Returns (renewed, expired)."""
+    from orbit.services.contracts import renew_contract
+    from orbit.services.errors import DomainError
+
+    from tortoise.transactions import in_transaction
+
+    horizon = clock.today("Pacific/Kiritimati")
+    candidates = await Contract.filter(
+        status=ContractStatus.ACTIVE, end_date__lte=horizon
+    ).select_related("account").order_by("end_date", "id")
+    renewed = expired = 0
+    system = Actor.system()
+    for contract in candidates:
+        assert contract.end_date is not None
+        today = clock.today(contract.account.timezone)
+        if contract.auto_renew and contract.end_date <= today:
+            try:
+                await renew_contract(system, contract.id)
+                renewed += 1
+            except DomainError as error:
+                log.info("contract %s not renewed: %s", contract.id, error)
+        elif not contract.auto_renew and contract.end_date < today:
+            async with in_transaction():
+                expired += await Contract.filter(
+                    id=contract.id, status=ContractStatus.ACTIVE
+                ).update(status=ContractStatus.EXPIRED)
+    return renewed, expired

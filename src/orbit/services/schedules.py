@@ -1,0 +1,110 @@
+"""Converting between stored rows and the engine's plain values."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import date
+from fractions import Fraction
+
+from orbit.db.models import OrderProduct, ScheduleLine
+from orbit.engine.enums import ChargeType
+from orbit.engine.lines import StoredLine
+from orbit.engine.schedule import Line, OrderProductTerms, Part
+from orbit.engine.series import BillingSeries
+
+
+def rational_text(value: Fraction) -> str:
+    return f"{value.numerator}/{value.denominator}"
+
+
+def parse_rational(text: str) -> Fraction:
+    return Fraction(text)
+
+
+def terms_of(op: OrderProduct) -> OrderProductTerms:
+    """The engine's view of a stored order product."""
+    recurring = op.charge_type is ChargeType.RECURRING
+    series = (
+        BillingSeries(op.billing_day_of_month, op.series_anchor, op.billing_frequency.months)
+        if recurring
+        else None
+    )
+    return OrderProductTerms(
+        currency=op.currency,
+        charge_type=op.charge_type,
+        start=op.start_date,
+        end=op.end_date,
+        quantity=op.quantity,
+        unit_price=op.unit_price,
+        pricing_term_months=op.pricing_term_months,
+        frequency=op.billing_frequency,
+        billing_type=op.billing_type,
+        series=series,
+        policy=op.proration_policy,
+        treatment=op.partial_period_treatment,
+    )
+
+
+def line_of(row: ScheduleLine) -> Line:
+    value = parse_rational(row.value)
+    fraction = parse_rational(row.fraction)
+    if row.parts:
+        parts = tuple(
+            Part(date.fromisoformat(s), date.fromisoformat(e), Fraction(f), Fraction(v))
+            for s, e, f, v in json.loads(row.parts)
+        )
+    else:
+        parts = (Part(row.period_start, row.period_end, fraction, value),)
+    return Line(row.period_start, row.period_end, row.due_date, parts, row.amount, row.is_credit)
+
+
+def parts_text(line: Line) -> str | None:
+    if len(line.parts) == 1:
+        (part,) = line.parts
+        if part.start == line.start and part.end == line.end:
+            return None
+    return json.dumps(
+        [[p.start.isoformat(), p.end.isoformat(), rational_text(p.fraction),
+          rational_text(p.value)] for p in line.parts]
+    )
+
+
+def row_of(op: OrderProduct, line: Line) -> ScheduleLine:
+    """An unsaved row for ``line`` of ``op``."""
+    return ScheduleLine(
+        order_product_id=op.id,
+        account_id=op.account_id,
+        period_start=line.start,
+        period_end=line.end,
+        due_date=line.due,
+        amount=line.amount,
+        value=rational_text(line.value),
+        fraction=rational_text(line.fraction),
+        parts=parts_text(line),
+        is_credit=line.is_credit,
+    )
+
+
+def stored_lines(
+    rows: Sequence[ScheduleLine], billed: Iterable[int] = (), reversed_: Iterable[int] = (),
+    override: tuple[int | None, date | None] = (None, None),
+) -> list[StoredLine]:
+    """Engine lines for stored rows, in schedule order, with their billed state."""
+    billed_ids, reversed_ids = set(billed), set(reversed_)
+    override_line, override_date = override
+    ordered = sorted(rows, key=schedule_order)
+    return [
+        StoredLine(
+            row.id,
+            line_of(row),
+            billed=row.id in billed_ids,
+            reversed=row.id in reversed_ids,
+            override=override_date if row.id == override_line else None,
+        )
+        for row in ordered
+    ]
+
+
+def schedule_order(row: ScheduleLine) -> tuple[date, bool, int]:
+    return (row.period_start, row.is_credit, row.id or 0)

@@ -1,0 +1,77 @@
+"""Reading what has been billed: the billed state of stored schedule lines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+from orbit.db.models import (
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    OrderProduct,
+    ScheduleLine,
+)
+from orbit.engine.calendar import add_months
+from orbit.engine.lines import StoredLine
+from orbit.services.schedules import stored_lines
+
+#: how far ahead evergreen schedules are stored
+HORIZON_MONTHS = 13
+
+
+def horizon(start: date, today: date) -> date:
+    return add_months(max(start, today), HORIZON_MONTHS)
+
+
+async def billed_lines(line_ids: Iterable[int]) -> dict[int, int]:
+    """schedule line id -> id of the document that bills it now."""
+    ids = list(line_ids)
+    if not ids:
+        return {}
+    result: dict[int, int] = {}
+    for chunk in _chunks(ids, 5000):
+        rows = await InvoiceLine.filter(schedule_line_id__in=chunk, bills=True).values_list(
+            "schedule_line_id", "invoice_id"
+        )
+        result.update({int(line): int(invoice) for line, invoice in rows})
+    return result
+
+
+async def reversed_lines(invoice_ids: Iterable[int]) -> set[int]:
+    """Invoices (of those given) credited without rebilling: their lines stay billed but
+    their days were already given back."""
+    ids = set(invoice_ids)
+    if not ids:
+        return set()
+    rows = await Invoice.filter(
+        reverses_id__in=list(ids), rebill=False, status=InvoiceStatus.POSTED
+    ).values_list("reverses_id", flat=True)
+    return {int(r) for r in rows}
+
+
+async def schedules_of(ops: Sequence[OrderProduct]) -> dict[int, list[StoredLine]]:
+    """Each order product's stored schedule, in order, with billed state."""
+    if not ops:
+        return {}
+    rows = await ScheduleLine.filter(
+        order_product_id__in=[op.id for op in ops], removed=False
+    )
+    billed = await billed_lines(row.id for row in rows)
+    reversed_invoices = await reversed_lines(billed.values())
+    reversed_ids = {line for line, invoice in billed.items() if invoice in reversed_invoices}
+    by_op: dict[int, list[ScheduleLine]] = {op.id: [] for op in ops}
+    for row in rows:
+        by_op[row.order_product_id].append(row)
+    return {
+        op.id: stored_lines(
+            by_op[op.id], billed, reversed_ids,
+            (op.override_line_id, op.next_billing_date_override),
+        )
+        for op in ops
+    }
+
+
+def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
