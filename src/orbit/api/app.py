@@ -1,16 +1,164 @@
-"""The Starlette application: /graphql, /health."""
+"""The HTTP application: POST /graphql (GraphiQL on GET outside production),
+GET /health (liveness), GET /ready (database and queue), GET /metrics."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+from orbit import config
+from orbit.api.context import Context, build_context
+from orbit.api.schema import build_schema
+
+log = logging.getLogger("orbit.api")
+
+MAX_BODY = 1024 * 1024
+
+
+class OrbitGraphQL(GraphQL[Context, None]):
+    async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
+        return await build_context(request, response)
+
+
+class BodySizeLimit:
+    """Refuse request bodies over ``max_bytes`` (with or without Content-Length)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = PlainTextResponse("request body too large (limit 1 MiB)", status_code=413)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            await too_large(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.max_bytes:
+                await too_large(scope, receive, send)
+                return
+            chunks.append(body)
+            more = message.get("more_body", False)
+        replayed = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            message: dict[str, Any] = dict(await receive())
+            return message
+
+        await self.app(scope, replay, send)
 
 
 async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-def create_app() -> Starlette:
-    return Starlette(routes=[Route("/health", health)])
+async def ready(request: Request) -> JSONResponse:
+    from orbit.db.connection import db
+
+    checks: dict[str, str] = {}
+    try:
+        await db().execute_query("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as error:  # readiness reports, never raises
+        checks["database"] = f"error: {type(error).__name__}"
+    queue = getattr(request.app.state, "queue", None)
+    try:
+        if queue is not None:
+            await queue.pool.ping()
+        checks["queue"] = "ok"
+    except Exception as error:  # readiness reports, never raises
+        checks["queue"] = f"error: {type(error).__name__}"
+    healthy = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ok" if healthy else "unavailable", **checks},
+                        status_code=200 if healthy else 503)
+
+
+async def prepare_database(settings: config.Settings) -> None:
+    """Open the database; the embedded SQLite migrates itself, PostgreSQL must be
+    migrated with ``orbit migrate`` first."""
+    from orbit.db.connection import open_db
+    from orbit.db.migrations import migrate, pending
+    from orbit.services.access import ensure_admin
+
+    await open_db(settings.database_url)
+    if settings.database_kind == "sqlite":
+        applied = await migrate()
+        if applied:
+            log.info("database migrated: %s", ", ".join(applied))
+    else:
+        behind = await pending()
+        if behind:
+            raise RuntimeError(
+                f"the database is behind by {len(behind)} migration(s) ({', '.join(behind)}): "
+                "run `orbit migrate` first"
+            )
+    if settings.admin_token:
+        await ensure_admin(settings.admin_token)
+
+
+def create_app(settings: config.Settings | None = None, *, manage_database: bool = True,
+               run_queue: bool = True) -> Starlette:
+    settings = settings or config.load()
+    graphql = OrbitGraphQL(
+        build_schema(production=settings.production),
+        graphql_ide=None if settings.production else "graphiql",
+        allow_queries_via_get=False,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from orbit.queue import open_queue
+
+        if manage_database:
+            await prepare_database(settings)
+        app.state.queue = await open_queue(settings) if run_queue else None
+        try:
+            yield
+        finally:
+            if app.state.queue is not None:
+                await app.state.queue.close()
+            if manage_database:
+                from orbit.db.connection import close_db
+
+                await close_db()
+
+    from orbit.metrics import metrics_endpoint
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/health", health),
+            Route("/ready", ready),
+            Route("/metrics", metrics_endpoint),
+        ],
+        middleware=[Middleware(BodySizeLimit, max_bytes=MAX_BODY)],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.queue = None
+    return app

@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
 
 from orbit import clock
 from orbit.db.models import (
@@ -47,20 +48,32 @@ class DueLine:
 
 
 async def ensure_horizon(ops: Sequence[OrderProduct], through: date, today: date) -> None:
-    """Store evergreen schedules far enough ahead to reach ``through``."""
+    """Store evergreen schedules far enough ahead to reach ``through``.
+
+    Storing ahead never changes a value a client sees; each order product is
+    extended under its row lock, so concurrent callers never store a line twice.
+    """
     for op in ops:
         if op.end_date is not None or op.scheduled_through is None:
             continue
         if op.scheduled_through >= through:
             continue
-        target = horizon(through, today)
-        rows = await ScheduleLine.filter(order_product_id=op.id, removed=False)
-        existing = [s.line for s in stored_lines(rows)]
-        ahead = extend_schedule(terms_of(op), existing, target)
-        if ahead:
-            await ScheduleLine.bulk_create([row_of(op, line) for line in ahead])
-        op.scheduled_through = target
-        await op.save(update_fields=["scheduled_through"])
+        async with in_transaction():
+            locked = await OrderProduct.filter(id=op.id).select_for_update().first()
+            if locked is None or locked.end_date is not None or locked.scheduled_through is None:
+                continue
+            if locked.scheduled_through >= through:
+                op.scheduled_through = locked.scheduled_through
+                continue
+            target = horizon(through, today)
+            rows = await ScheduleLine.filter(order_product_id=op.id, removed=False)
+            existing = [s.line for s in stored_lines(rows)]
+            ahead = extend_schedule(terms_of(locked), existing, target)
+            if ahead:
+                await ScheduleLine.bulk_create([row_of(locked, line) for line in ahead])
+            locked.scheduled_through = target
+            await locked.save(update_fields=["scheduled_through"])
+            op.scheduled_through = target
 
 
 async def activated_order_products(account_id: int) -> list[OrderProduct]:

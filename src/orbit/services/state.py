@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from orbit.db.models import (
@@ -14,7 +15,8 @@ from orbit.db.models import (
 )
 from orbit.engine.calendar import add_months
 from orbit.engine.lines import StoredLine
-from orbit.services.schedules import stored_lines
+from orbit.engine.schedule import DueState, effective_due_dates
+from orbit.services.schedules import schedule_order, stored_lines
 
 #: how far ahead evergreen schedules are stored
 HORIZON_MONTHS = 13
@@ -75,3 +77,44 @@ async def schedules_of(ops: Sequence[OrderProduct]) -> dict[int, list[StoredLine
 def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+@dataclass(frozen=True)
+class ScheduleEntry:
+    """A stored schedule line with its billed state and effective due date."""
+
+    row: ScheduleLine
+    effective_due: date
+    invoice_id: int | None
+
+    @property
+    def billed(self) -> bool:
+        return self.invoice_id is not None
+
+
+async def schedule_entries(ops: Sequence[OrderProduct]) -> dict[int, list[ScheduleEntry]]:
+    """Each order product's stored schedule, in order, with effective due dates."""
+    if not ops:
+        return {}
+    rows = await ScheduleLine.filter(order_product_id__in=[op.id for op in ops], removed=False)
+    billed = await billed_lines(row.id for row in rows)
+    by_op: dict[int, list[ScheduleLine]] = {op.id: [] for op in ops}
+    for row in rows:
+        by_op[row.order_product_id].append(row)
+    result = {}
+    for op in ops:
+        ordered = sorted(by_op[op.id], key=schedule_order)
+        states = [
+            DueState(
+                row.due_date,
+                billed=row.id in billed,
+                is_credit=row.is_credit,
+                override=op.next_billing_date_override if row.id == op.override_line_id else None,
+            )
+            for row in ordered
+        ]
+        result[op.id] = [
+            ScheduleEntry(row, effective, billed.get(row.id))
+            for row, effective in zip(ordered, effective_due_dates(states), strict=True)
+        ]
+    return result

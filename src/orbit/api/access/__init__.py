@@ -1,0 +1,1 @@
+"""The access part of the GraphQL API."""

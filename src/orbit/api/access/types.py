@@ -1,0 +1,66 @@
+"""Audit events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from orbit.api.accounts.types import User
+from orbit.api.common import Node, UserError
+from orbit.api.context import Info
+from orbit.api.ids import gid
+from orbit.api.pagination import Page, PageInfo
+from orbit.db import models as db
+
+
+@strawberry.type
+class AuditEvent(Node):
+    at: datetime
+    action: str
+    entity_id: strawberry.ID
+    details: str
+    row: strawberry.Private[db.AuditEvent]
+
+    @classmethod
+    def of(cls, row: db.AuditEvent) -> AuditEvent:
+        return cls(
+            id=strawberry.ID(gid("AuditEvent", row.id)), at=row.at, action=row.action,
+            entity_id=strawberry.ID(row.entity_id), details=row.details, row=row,
+        )
+
+    @strawberry.field
+    async def actor(self, info: Info) -> User | None:
+        if self.row.actor_id is None:
+            return None
+        user = await info.context.loaders.user.load(self.row.actor_id)
+        return User.of(user) if user else None
+
+
+@strawberry.type
+class AuditEventEdge:
+    cursor: str
+    node: AuditEvent
+
+
+@strawberry.type
+class AuditEventConnection:
+    edges: list[AuditEventEdge]
+    page_info: PageInfo
+
+    @classmethod
+    def of(cls, page: Page[db.AuditEvent]) -> AuditEventConnection:
+        return cls(
+            edges=[AuditEventEdge(cursor=c, node=AuditEvent.of(r))
+                   for r, c in zip(page.items, page.cursors, strict=True)],
+            page_info=page.page_info,
+        )
+
+
+@strawberry.type
+class CreateUserPayload:
+    user: User | None
+    token: str | None = strawberry.field(
+        description="The user's API token; shown only in this response."
+    )
+    user_errors: list[UserError]

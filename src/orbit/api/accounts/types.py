@@ -1,0 +1,196 @@
+"""Account, User and Product."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import strawberry
+
+from orbit.api.common import Money, Node, price
+from orbit.api.context import Info
+from orbit.api.ids import gid
+from orbit.api.pagination import Page, PageInfo, keyset
+from orbit.api.refs import (
+    BillingHoldRef,
+    ContractConnectionRef,
+    InvoiceConnectionRef,
+    InvoicePreviewRef,
+    OrderConnectionRef,
+    PaymentConnectionRef,
+)
+from orbit.db import models as db
+from orbit.engine.enums import (
+    BillingFrequency,
+    BillingType,
+    ChargeType,
+    ContractStatus,
+    PartialPeriodTreatment,
+    ProrationPolicy,
+)
+from orbit.services import holds as hold_service
+from orbit.services.receivables import balance
+
+
+@strawberry.type
+class User(Node):
+    email: str
+    name: str
+    role: db.Role
+
+    @classmethod
+    def of(cls, row: db.User) -> User:
+        return cls(id=strawberry.ID(gid("User", row.id)), email=row.email, name=row.name,
+                   role=row.role)
+
+
+@strawberry.type
+class Product(Node):
+    sku: str
+    name: str
+    charge_type: ChargeType
+    billing_frequency: BillingFrequency
+    billing_type: BillingType
+    list_price: Decimal = strawberry.field(
+        description="List price of one unit for pricingTermMonths months (recurring) or once "
+        "(one-time)."
+    )
+    pricing_term_months: int
+
+    @classmethod
+    def of(cls, row: db.Product) -> Product:
+        return cls(
+            id=strawberry.ID(gid("Product", row.id)), sku=row.sku, name=row.name,
+            charge_type=row.charge_type, billing_frequency=row.billing_frequency,
+            billing_type=row.billing_type, list_price=price(row.list_price),
+            pricing_term_months=row.pricing_term_months,
+        )
+
+
+@strawberry.type
+class Account(Node):
+    name: str
+    currency: str
+    billing_day_of_month: int | None = strawberry.field(
+        description="Null until set, or until the account's first contract is created (then "
+        "its start day)."
+    )
+    payment_term_days: int
+    timezone: str
+    proration_policy: ProrationPolicy
+    partial_period_treatment: PartialPeriodTreatment
+    requires_purchase_order: bool
+    row: strawberry.Private[db.Account]
+
+    @classmethod
+    def of(cls, row: db.Account) -> Account:
+        return cls(
+            id=strawberry.ID(gid("Account", row.id)), name=row.name, currency=row.currency,
+            billing_day_of_month=row.billing_day_of_month,
+            payment_term_days=row.payment_term_days, timezone=row.timezone,
+            proration_policy=row.proration_policy,
+            partial_period_treatment=row.partial_period_treatment,
+            requires_purchase_order=row.requires_purchase_order, row=row,
+        )
+
+    @strawberry.field
+    async def owner(self, info: Info) -> User | None:
+        if self.row.owner_id is None:
+            return None
+        user = await info.context.loaders.user.load(self.row.owner_id)
+        return User.of(user) if user else None
+
+    @strawberry.field
+    async def contracts(
+        self,
+        info: Info,
+        status: list[ContractStatus] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> ContractConnectionRef:
+        from orbit.api.contracts.types import ContractConnection
+
+        query = db.Contract.filter(account_id=self.row.id)
+        if status:
+            query = query.filter(status__in=status)
+        return ContractConnection.of(await keyset(query, first, after))
+
+    @strawberry.field
+    async def orders(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> OrderConnectionRef:
+        from orbit.api.contracts.types import OrderConnection
+
+        return OrderConnection.of(await keyset(db.Order.filter(account_id=self.row.id), first,
+                                               after))
+
+    @strawberry.field
+    async def invoices(
+        self,
+        info: Info,
+        status: list[db.InvoiceStatus] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> InvoiceConnectionRef:
+        from orbit.api.billing.types import InvoiceConnection
+
+        query = db.Invoice.filter(account_id=self.row.id)
+        if status:
+            query = query.filter(status__in=status)
+        return InvoiceConnection.of(await keyset(query, first, after, newest_first=True))
+
+    @strawberry.field
+    async def payments(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> PaymentConnectionRef:
+        from orbit.api.receivables.types import PaymentConnection
+
+        query = db.Payment.filter(account_id=self.row.id)
+        return PaymentConnection.of(await keyset(query, first, after, newest_first=True))
+
+    @strawberry.field
+    async def holds(self, info: Info, active_only: bool = True) -> list[BillingHoldRef]:
+        from orbit.api.billing.types import BillingHold
+        from orbit import clock
+
+        today = clock.today(self.row.timezone)
+        rows = await info.context.loaders.holds_of_account.load(self.row.id)
+        return [
+            BillingHold.of(row, today) for row in rows
+            if not active_only or hold_service.is_active(row, today)
+        ]
+
+    @strawberry.field(
+        description="Posted documents less applications: what the customer owes now "
+        "(negative: credit)."
+    )
+    async def balance(self, info: Info) -> Money:
+        return Money.of(await balance(self.row), self.row.currency)
+
+    @strawberry.field(
+        description="Dry run: the document an invoice run with this target date would create now."
+    )
+    async def invoice_preview(self, info: Info, target_date: date) -> InvoicePreviewRef:
+        from orbit.api.billing.types import InvoicePreview
+
+        return await InvoicePreview.build(info, self.row, target_date)
+
+
+@strawberry.type
+class AccountEdge:
+    cursor: str
+    node: Account
+
+
+@strawberry.type
+class AccountConnection:
+    edges: list[AccountEdge]
+    page_info: PageInfo
+
+    @classmethod
+    def of(cls, page: Page[db.Account]) -> AccountConnection:
+        return cls(
+            edges=[AccountEdge(cursor=c, node=Account.of(r))
+                   for r, c in zip(page.items, page.cursors, strict=True)],
+            page_info=page.page_info,
+        )

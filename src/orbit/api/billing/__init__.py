@@ -1,0 +1,1 @@
+"""The billing part of the GraphQL API."""

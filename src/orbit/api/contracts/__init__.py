@@ -1,0 +1,1 @@
+"""The contracts part of the GraphQL API."""

@@ -1,0 +1,418 @@
+"""Contract, ContractLine, Order, OrderProduct and ScheduleLine."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+
+import strawberry
+
+from orbit import clock
+from orbit.api.common import Money, Node, price
+from orbit.api.context import Info
+from orbit.api.errors import BadInput
+from orbit.api.ids import gid
+from orbit.api.pagination import Page, PageInfo, keyset
+from orbit.api.refs import AccountRef, BillingHoldRef, InvoiceRef, ProductRef
+from orbit.db import models as db
+from orbit.engine.calendar import ONE_DAY, add_months
+from orbit.engine.enums import (
+    BillingFrequency,
+    BillingType,
+    ContractStatus,
+    PartialPeriodTreatment,
+    ProrationPolicy,
+)
+from orbit.engine.money import round_fraction
+from orbit.services import holds as hold_service
+from orbit.services.billing import ensure_horizon
+from orbit.services.renewals import annual_recurring_value
+from orbit.services.state import ScheduleEntry
+
+MAX_YEARS_AHEAD = 10
+
+
+async def _account(info: Info, account_id: int) -> AccountRef:
+    from orbit.api.accounts.types import Account
+
+    row = await info.context.loaders.account.load(account_id)
+    assert row is not None
+    return Account.of(row)
+
+
+async def _product(info: Info, product_id: int) -> ProductRef:
+    from orbit.api.accounts.types import Product
+
+    row = await info.context.loaders.product.load(product_id)
+    assert row is not None
+    return Product.of(row)
+
+
+def quantity_on(ops: Sequence[db.OrderProduct], line_id: int, on: date) -> int:
+    return sum(
+        op.quantity for op in ops
+        if op.contract_line_id == line_id and op.start_date <= on
+        and (op.end_date is None or on <= op.end_date)
+    )
+
+
+@strawberry.type
+class ContractLine(Node):
+    quantity: int = strawberry.field(
+        description="Quantity in effect on the asOf date of the enclosing query (default today)."
+    )
+    unit_price: Decimal
+    pricing_term_months: int
+    billing_frequency: BillingFrequency
+    billing_type: BillingType
+    start_date: date
+    end_date: date | None
+    row: strawberry.Private[db.ContractLine]
+
+    @classmethod
+    def of(cls, row: db.ContractLine, quantity: int) -> ContractLine:
+        return cls(
+            id=strawberry.ID(gid("ContractLine", row.id)), quantity=quantity,
+            unit_price=price(row.unit_price), pricing_term_months=row.pricing_term_months,
+            billing_frequency=row.billing_frequency, billing_type=row.billing_type,
+            start_date=row.start_date, end_date=row.end_date, row=row,
+        )
+
+    @classmethod
+    async def load(cls, info: Info, line_id: int, on: date | None = None) -> ContractLine | None:
+        row = await info.context.loaders.contract_line.load(line_id)
+        if row is None:
+            return None
+        ops = await info.context.loaders.activated_products_of_contract.load(row.contract_id)
+        contract = await info.context.loaders.contract.load(row.contract_id)
+        account = await info.context.loaders.account.load(contract.account_id) if contract else None
+        when = on or clock.today(account.timezone if account else "UTC")
+        return cls.of(row, quantity_on(ops, row.id, when))
+
+    @strawberry.field
+    async def product(self, info: Info) -> ProductRef:
+        return await _product(info, self.row.product_id)
+
+
+@strawberry.type
+class Contract(Node):
+    status: ContractStatus
+    start_date: date
+    end_date: date | None = strawberry.field(description="Inclusive. Null for an evergreen contract.")
+    term_months: int | None
+    billing_day_of_month: int
+    auto_renew: bool
+    renewal_term_months: int | None
+    renewal_uplift_percent: Decimal
+    renewal_notice_days: int
+    row: strawberry.Private[db.Contract]
+
+    @classmethod
+    def of(cls, row: db.Contract) -> Contract:
+        return cls(
+            id=strawberry.ID(gid("Contract", row.id)), status=row.status,
+            start_date=row.start_date, end_date=row.end_date, term_months=row.term_months,
+            billing_day_of_month=row.billing_day_of_month, auto_renew=row.auto_renew,
+            renewal_term_months=row.renewal_term_months,
+            renewal_uplift_percent=price(row.renewal_uplift_percent),
+            renewal_notice_days=row.renewal_notice_days, row=row,
+        )
+
+    @strawberry.field
+    def number(self) -> str:
+        return self.row.number
+
+    @strawberry.field
+    async def account(self, info: Info) -> AccountRef:
+        return await _account(info, self.row.account_id)
+
+    @strawberry.field(description="The lines with their quantities in effect on asOf (default today).")
+    async def lines(self, info: Info, as_of: date | None = None) -> list[ContractLine]:
+        rows = await info.context.loaders.lines_of_contract.load(self.row.id)
+        ops = await info.context.loaders.activated_products_of_contract.load(self.row.id)
+        account = await info.context.loaders.account.load(self.row.account_id)
+        when = as_of or clock.today(account.timezone if account else "UTC")
+        return [
+            ContractLine.of(row, quantity_on(ops, row.id, when))
+            for row in rows
+            if not (row.cancelled and row.end_date is not None and row.end_date < when)
+        ]
+
+    @strawberry.field
+    async def orders(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> OrderConnection:
+        return OrderConnection.of(
+            await keyset(db.Order.filter(contract_id=self.row.id), first, after)
+        )
+
+    @strawberry.field
+    async def renewal_of(self, info: Info) -> Contract | None:
+        if self.row.renewal_of_id is None:
+            return None
+        row = await info.context.loaders.contract.load(self.row.renewal_of_id)
+        return Contract.of(row) if row else None
+
+    @strawberry.field
+    async def renewed_by(self, info: Info) -> Contract | None:
+        rows = await info.context.loaders.renewal_of.load(self.row.id)
+        return Contract.of(rows[0]) if rows else None
+
+    @strawberry.field(
+        description="12 x the monthly rates of the recurring lines in effect on asOf (default today)."
+    )
+    async def annual_recurring_value(self, info: Info, as_of: date | None = None) -> Money:
+        account = await info.context.loaders.account.load(self.row.account_id)
+        assert account is not None
+        when = as_of or clock.today(account.timezone)
+        return Money.of(await annual_recurring_value(self.row, when), account.currency)
+
+
+@strawberry.type
+class ContractEdge:
+    cursor: str
+    node: Contract
+
+
+@strawberry.type
+class ContractConnection:
+    edges: list[ContractEdge]
+    page_info: PageInfo
+
+    @classmethod
+    def of(cls, page: Page[db.Contract]) -> ContractConnection:
+        return cls(
+            edges=[ContractEdge(cursor=c, node=Contract.of(r))
+                   for r, c in zip(page.items, page.cursors, strict=True)],
+            page_info=page.page_info,
+        )
+
+
+@strawberry.type
+class Order(Node):
+    type: db.OrderType
+    status: db.OrderStatus
+    effective_date: date
+    purchase_order_number: str | None
+    row: strawberry.Private[db.Order]
+
+    @classmethod
+    def of(cls, row: db.Order) -> Order:
+        return cls(
+            id=strawberry.ID(gid("Order", row.id)), type=row.type, status=row.status,
+            effective_date=row.effective_date, purchase_order_number=row.purchase_order_number,
+            row=row,
+        )
+
+    @strawberry.field
+    def number(self) -> str:
+        return self.row.number
+
+    @strawberry.field
+    async def account(self, info: Info) -> AccountRef:
+        return await _account(info, self.row.account_id)
+
+    @strawberry.field
+    async def contract(self, info: Info) -> Contract:
+        row = await info.context.loaders.contract.load(self.row.contract_id)
+        assert row is not None
+        return Contract.of(row)
+
+    @strawberry.field
+    async def products(self, info: Info) -> list[OrderProduct]:
+        rows = await info.context.loaders.products_of_order.load(self.row.id)
+        return [OrderProduct.of(row) for row in rows]
+
+    @strawberry.field
+    async def holds(self, info: Info, active_only: bool = True) -> list[BillingHoldRef]:
+        from orbit.api.billing.types import BillingHold
+
+        account = await info.context.loaders.account.load(self.row.account_id)
+        today = clock.today(account.timezone if account else "UTC")
+        rows = await info.context.loaders.holds_of_account.load(self.row.account_id)
+        return [
+            BillingHold.of(row, today) for row in rows
+            if row.order_id == self.row.id
+            and (not active_only or hold_service.is_active(row, today))
+        ]
+
+
+@strawberry.type
+class OrderEdge:
+    cursor: str
+    node: Order
+
+
+@strawberry.type
+class OrderConnection:
+    edges: list[OrderEdge]
+    page_info: PageInfo
+
+    @classmethod
+    def of(cls, page: Page[db.Order]) -> OrderConnection:
+        return cls(
+            edges=[OrderEdge(cursor=c, node=Order.of(r))
+                   for r, c in zip(page.items, page.cursors, strict=True)],
+            page_info=page.page_info,
+        )
+
+
+@strawberry.type(
+    description="The billable unit: one product's quantity (or quantity change) over a date "
+    "range, with its stored schedule."
+)
+class OrderProduct(Node):
+    quantity: int = strawberry.field(description="Negative for a reduction.")
+    unit_price: Decimal
+    start_date: date
+    end_date: date | None = strawberry.field(description="Null for evergreen; set by a termination.")
+    billing_frequency: BillingFrequency
+    billing_type: BillingType
+    billing_day_of_month: int
+    proration_policy: ProrationPolicy
+    partial_period_treatment: PartialPeriodTreatment
+    align_billing: bool = strawberry.field(
+        description="Whether it bills on its contract's billing dates (amendments may opt out)."
+    )
+    next_billing_date_override: date | None
+    bill_through_date_override: date | None
+    row: strawberry.Private[db.OrderProduct]
+
+    @classmethod
+    def of(cls, row: db.OrderProduct) -> OrderProduct:
+        return cls(
+            id=strawberry.ID(gid("OrderProduct", row.id)), quantity=row.quantity,
+            unit_price=price(row.unit_price), start_date=row.start_date, end_date=row.end_date,
+            billing_frequency=row.billing_frequency, billing_type=row.billing_type,
+            billing_day_of_month=row.billing_day_of_month,
+            proration_policy=row.proration_policy,
+            partial_period_treatment=row.partial_period_treatment,
+            align_billing=row.align_billing,
+            next_billing_date_override=row.next_billing_date_override,
+            bill_through_date_override=row.bill_through_override, row=row,
+        )
+
+    async def _entries(self, info: Info) -> list[ScheduleEntry]:
+        return await info.context.loaders.schedule.load(self.row.id)
+
+    @strawberry.field
+    async def order(self, info: Info) -> Order:
+        row = await info.context.loaders.order.load(self.row.order_id)
+        assert row is not None
+        return Order.of(row)
+
+    @strawberry.field
+    async def contract_line(self, info: Info) -> ContractLine:
+        line = await ContractLine.load(info, self.row.contract_line_id)
+        assert line is not None
+        return line
+
+    @strawberry.field
+    async def product(self, info: Info) -> ProductRef:
+        return await _product(info, self.row.product_id)
+
+    @strawberry.field(
+        description="Effective due date of the next unbilled line, overrides included; null "
+        "when fully billed."
+    )
+    async def next_billing_date(self, info: Info) -> date | None:
+        for entry in await self._entries(info):
+            if not entry.billed and not entry.row.is_credit:
+                return entry.effective_due
+        return None
+
+    @strawberry.field(description="End date of the last billed line.")
+    async def billed_through_date(self, info: Info) -> date | None:
+        ends = [e.row.period_end for e in await self._entries(info)
+                if e.billed and not e.row.is_credit]
+        return max(ends) if ends else None
+
+    @strawberry.field
+    async def on_hold(self, info: Info) -> bool:
+        account = await info.context.loaders.account.load(self.row.account_id)
+        today = clock.today(account.timezone if account else "UTC")
+        rows = await info.context.loaders.holds_of_account.load(self.row.account_id)
+        active = tuple(r for r in rows if hold_service.is_active(r, today))
+        return hold_service.HoldCheck(active).on_hold(self.row)
+
+    @strawberry.field(description="Sum of the whole schedule; null for evergreen.")
+    def total_amount(self) -> Money | None:
+        if self.row.total_amount is None:
+            return None
+        return Money.of(self.row.total_amount, self.row.currency)
+
+    @strawberry.field
+    async def billed_amount(self, info: Info) -> Money:
+        total = sum((e.row.amount for e in await self._entries(info) if e.billed), Decimal(0))
+        return Money.of(total, self.row.currency)
+
+    @strawberry.field(
+        description="The stored schedule; evergreen schedules through the given date "
+        "(default: one year ahead)."
+    )
+    async def schedule(self, info: Info, through: date | None = None) -> list[ScheduleLine]:
+        entries = await self._entries(info)
+        if self.row.end_date is None and self.row.scheduled_through is not None:
+            account = await info.context.loaders.account.load(self.row.account_id)
+            today = clock.today(account.timezone if account else "UTC")
+            through = through or add_months(today, 12) - ONE_DAY
+            if through > add_months(today, 12 * MAX_YEARS_AHEAD):
+                raise BadInput(f"through may be at most {MAX_YEARS_AHEAD} years ahead")
+            if through > self.row.scheduled_through:
+                await ensure_horizon([self.row], through, today)
+                info.context.loaders.schedule.clear(self.row.id)
+                entries = await self._entries(info)
+            entries = [e for e in entries if e.row.period_start <= through]
+        return [ScheduleLine.of(e, self.row.currency) for e in entries]
+
+
+@strawberry.type
+class ScheduleLine(Node):
+    period_start: date
+    period_end: date
+    due_date: date = strawberry.field(
+        description="Effective due date (section 4 of the billing rules), overrides included."
+    )
+    fraction: Decimal = strawberry.field(
+        description="Exact value / (monthly rate x frequency months), half-up to 10 places; "
+        "negative on credit lines."
+    )
+    amount: Money
+    is_credit: bool = strawberry.field(description="True for a credit line from a termination.")
+    invoiced: bool
+    invoice_id: strawberry.Private[int | None]
+
+    @classmethod
+    def of(cls, entry: ScheduleEntry, currency: str) -> ScheduleLine:
+        row = entry.row
+        return cls(
+            id=strawberry.ID(gid("ScheduleLine", row.id)), period_start=row.period_start,
+            period_end=row.period_end, due_date=entry.effective_due,
+            fraction=round_fraction(Fraction(row.fraction)),
+            amount=Money.of(row.amount, currency), is_credit=row.is_credit,
+            invoiced=entry.billed, invoice_id=entry.invoice_id,
+        )
+
+    @classmethod
+    async def load(cls, info: Info, line_id: int) -> ScheduleLine | None:
+        row = await info.context.loaders.schedule_line.load(line_id)
+        if row is None:
+            return None
+        op = await info.context.loaders.order_product.load(row.order_product_id)
+        assert op is not None
+        for entry in await info.context.loaders.schedule.load(op.id):
+            if entry.row.id == line_id:
+                return cls.of(entry, op.currency)
+        # a line removed by a termination or re-cut: shown as it was, unbilled
+        return cls.of(ScheduleEntry(row, row.due_date, None), op.currency)
+
+    @strawberry.field(description="The run document that bills this line now, if any.")
+    async def invoice(self, info: Info) -> InvoiceRef | None:
+        from orbit.api.billing.types import Invoice
+
+        if self.invoice_id is None:
+            return None
+        row = await info.context.loaders.invoice.load(self.invoice_id)
+        return Invoice.of(row) if row else None

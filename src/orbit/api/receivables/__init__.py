@@ -1,0 +1,1 @@
+"""The receivables part of the GraphQL API."""

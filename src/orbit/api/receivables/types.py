@@ -1,0 +1,184 @@
+"""Payments, applications and the receivables aging."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import strawberry
+
+from orbit.api.common import Money, Node
+from orbit.api.context import Info
+from orbit.api.ids import gid
+from orbit.api.pagination import Page, PageInfo
+from orbit.api.refs import AccountRef, InvoiceRef
+from orbit.db import models as db
+from orbit.services.receivables import BUCKETS
+from orbit.services.receivables import AccountAging as AgingRow
+
+
+async def _account(info: Info, account_id: int) -> AccountRef:
+    from orbit.api.accounts.types import Account
+
+    row = await info.context.loaders.account.load(account_id)
+    assert row is not None
+    return Account.of(row)
+
+
+@strawberry.type(description="Part of a payment or posted credit note applied to an invoice.")
+class Application:
+    amount: Money
+    applied_on: date
+    row: strawberry.Private[db.Application]
+
+    @classmethod
+    def of(cls, row: db.Application, currency: str) -> Application:
+        return cls(amount=Money.of(row.amount, currency), applied_on=row.applied_on, row=row)
+
+    @strawberry.field
+    async def invoice(self, info: Info) -> InvoiceRef:
+        from orbit.api.billing.types import Invoice
+
+        row = await info.context.loaders.invoice.load(self.row.invoice_id)
+        assert row is not None
+        return Invoice.of(row)
+
+    @strawberry.field(description="One of payment and creditNote is set.")
+    async def payment(self, info: Info) -> Payment | None:
+        if self.row.payment_id is None:
+            return None
+        row = await info.context.loaders.payment.load(self.row.payment_id)
+        return Payment.of(row) if row else None
+
+    @strawberry.field
+    async def credit_note(self, info: Info) -> InvoiceRef | None:
+        from orbit.api.billing.types import Invoice
+
+        if self.row.credit_note_id is None:
+            return None
+        row = await info.context.loaders.invoice.load(self.row.credit_note_id)
+        return Invoice.of(row) if row else None
+
+
+@strawberry.type
+class Payment(Node):
+    amount: Money
+    received_on: date
+    reference: str
+    unapplied_amount: Money
+    row: strawberry.Private[db.Payment]
+
+    @classmethod
+    def of(cls, row: db.Payment) -> Payment:
+        return cls(
+            id=strawberry.ID(gid("Payment", row.id)), amount=Money.of(row.amount, row.currency),
+            received_on=row.received_on, reference=row.reference,
+            unapplied_amount=Money.of(row.unapplied, row.currency), row=row,
+        )
+
+    @strawberry.field
+    async def account(self, info: Info) -> AccountRef:
+        return await _account(info, self.row.account_id)
+
+    @strawberry.field
+    async def applications(self, info: Info) -> list[Application]:
+        rows = await info.context.loaders.applications_of_payment.load(self.row.id)
+        return [Application.of(row, self.row.currency) for row in rows]
+
+
+@strawberry.type
+class PaymentEdge:
+    cursor: str
+    node: Payment
+
+
+@strawberry.type
+class PaymentConnection:
+    edges: list[PaymentEdge]
+    page_info: PageInfo
+
+    @classmethod
+    def of(cls, page: Page[db.Payment]) -> PaymentConnection:
+        return cls(
+            edges=[PaymentEdge(cursor=c, node=Payment.of(r))
+                   for r, c in zip(page.items, page.cursors, strict=True)],
+            page_info=page.page_info,
+        )
+
+
+@strawberry.type
+class AgingBucket:
+    label: str = strawberry.field(description="CURRENT, 1-30, 31-60, 61-90 or 91+.")
+    min_days: int | None = strawberry.field(
+        description="Days past due, inclusive; CURRENT has no lower bound and 91+ no upper bound."
+    )
+    max_days: int | None
+    amount: Money
+
+
+def buckets(amounts: dict[str, Decimal], currency: str) -> list[AgingBucket]:
+    return [
+        AgingBucket(label=label, min_days=low, max_days=high,
+                    amount=Money.of(amounts.get(label, Decimal(0)), currency))
+        for label, low, high in BUCKETS
+    ]
+
+
+@strawberry.type
+class AccountAging:
+    buckets: list[AgingBucket]
+    unapplied_credit: Money
+    total: Money
+    row: strawberry.Private[db.Account]
+
+    @classmethod
+    def of(cls, aging: AgingRow) -> AccountAging:
+        currency = aging.account.currency
+        return cls(
+            buckets=buckets(aging.buckets, currency),
+            unapplied_credit=Money.of(aging.unapplied_credit, currency),
+            total=Money.of(aging.total, currency), row=aging.account,
+        )
+
+    @strawberry.field
+    async def account(self, info: Info) -> AccountRef:
+        from orbit.api.accounts.types import Account
+
+        return Account.of(self.row)
+
+
+@strawberry.type
+class AccountAgingEdge:
+    cursor: str
+    node: AccountAging
+
+
+@strawberry.type
+class AccountAgingConnection:
+    edges: list[AccountAgingEdge]
+    page_info: PageInfo
+    currency_totals: strawberry.Private[dict[str, dict[str, Decimal]]]
+
+    @strawberry.field(
+        description="Bucket totals over every account of the report (all pages). Accounts in "
+        "other currencies are not added up: with several currencies, the totals are those of "
+        "the currency with the most accounts and totalsByCurrency has them all."
+    )
+    def totals(self) -> list[AgingBucket]:
+        if not self.currency_totals:
+            return buckets({}, "USD")
+        currency = next(iter(self.currency_totals))
+        return buckets(self.currency_totals[currency], currency)
+
+    @strawberry.field(description="Bucket totals per currency.")
+    def totals_by_currency(self) -> list[CurrencyAging]:
+        return [
+            CurrencyAging(currency=currency, buckets=buckets(amounts, currency))
+            for currency, amounts in self.currency_totals.items()
+        ]
+
+
+@strawberry.type
+class CurrencyAging:
+    currency: str
+    buckets: list[AgingBucket]

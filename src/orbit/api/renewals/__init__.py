@@ -1,0 +1,1 @@
+"""The renewals part of the GraphQL API."""

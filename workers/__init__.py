@@ -1,0 +1,1 @@
+"""Orbit's background workers (arq): invoice runs, holds, renewals, the sweeper."""
