@@ -20,8 +20,12 @@ log = logging.getLogger("orbit.workers")
 
 Ctx = dict[str, Any]
 
-#: a run with no progress for this long is finished by the sweeper
-STALL_AFTER = timedelta(seconds=45)
+def stall_after() -> timedelta:
+    """A run with no progress for this long is finished by the sweeper
+    (ORBIT_SWEEP_STALL_SECONDS, default 60)."""
+    import os
+
+    return timedelta(seconds=int(os.environ.get("ORBIT_SWEEP_STALL_SECONDS", "60")))
 
 
 def _retry_delay(ctx: Ctx) -> float:
@@ -94,9 +98,10 @@ async def renew_and_expire(ctx: Ctx) -> tuple[int, int]:
 
 async def sweep(ctx: Ctx) -> int:
     """Finish work a lost job left behind: re-enqueue runs that stopped making progress."""
-    stalled = await runs.stalled_runs(STALL_AFTER)
+    limit = stall_after()
+    stalled = await runs.stalled_runs(limit)
     for run_id in stalled:
-        log.warning("invoice run %s made no progress for %s: re-enqueued", run_id, STALL_AFTER)
+        log.warning("invoice run %s made no progress for %s: re-enqueued", run_id, limit)
         await ctx["redis"].enqueue_job(
             "start_invoice_run", run_id, f"-sweep-{int(time.time())}",
             _job_id=f"run-{run_id}-sweep-{int(time.time())}",

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from arq import cron
 from arq.connections import RedisSettings
 from arq.worker import func
+from redis.asyncio.retry import Retry as RedisRetry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from orbit import config
 from workers import jobs
 
-JOB_TIMEOUT = 300
+#: the longest a job may run. arq waits this long (plus 10 s) before it gives a
+#: job lost with its worker to another worker, so it is kept close to real work;
+#: the sweeper usually finishes a lost run sooner.
+JOB_TIMEOUT = 120
+
+
+def sweep_seconds() -> set[int]:
+    """Seconds of each minute at which the sweeper runs (ORBIT_SWEEP_INTERVAL_SECONDS)."""
+    interval = int(os.environ.get("ORBIT_SWEEP_INTERVAL_SECONDS", "30"))
+    interval = min(max(interval, 1), 60)
+    return set(range(0, 60, interval))
 
 
 def functions() -> list[Any]:
@@ -27,10 +42,11 @@ def functions() -> list[Any]:
 
 
 def cron_jobs(settings: config.Settings) -> list[Any]:
-    """Every minute: release due holds, sweep; hourly: overdue rule, renewals."""
+    """Every minute: release due holds; twice a minute: sweep; hourly: overdue rule,
+    renewals."""
     jobs_ = [
         cron(jobs.release_due_holds, second=5, keep_result=3600, unique=True),
-        cron(jobs.sweep, second=35, keep_result=3600, unique=True),
+        cron(jobs.sweep, second=sweep_seconds(), keep_result=3600, unique=True),
         cron(jobs.apply_hold_rules, minute=7, second=0, keep_result=3600, unique=True),
         cron(jobs.renew_and_expire, minute=17, second=0, keep_result=3600, unique=True),
     ]
@@ -42,12 +58,16 @@ def cron_jobs(settings: config.Settings) -> list[Any]:
 
 
 async def startup(ctx: dict[str, Any]) -> None:
-    from orbit.db.connection import open_db
+    from tortoise import Tortoise
+
+    from orbit.db.connection import close_db, open_db
     from orbit.logs import configure
 
     settings = config.load()
     configure(settings, component="worker")
     ctx["settings"] = settings
+    if Tortoise._inited:
+        await close_db()
     await open_db(settings.database_url)
 
 
@@ -58,7 +78,12 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 
 def redis_settings(url: str | None) -> RedisSettings:
-    return RedisSettings.from_dsn(url or "redis://127.0.0.1:6379/0")
+    """Redis settings that ride out a short Redis outage (a restart) instead of dying."""
+    settings = RedisSettings.from_dsn(url or "redis://127.0.0.1:6379/0")
+    settings.retry_on_error = [RedisConnectionError, RedisTimeoutError, OSError]
+    settings.retry = RedisRetry(ExponentialBackoff(cap=5, base=0.5), retries=12)
+    settings.conn_retries = 10
+    return settings
 
 
 def _settings() -> config.Settings:

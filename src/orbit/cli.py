@@ -69,9 +69,40 @@ def _worker(args: argparse.Namespace) -> int:
         from prometheus_client import start_http_server
 
         start_http_server(args.metrics_port)
-    worker = create_worker(WorkerSettings)  # type: ignore[arg-type]
-    worker.run()
-    return 0
+    return supervise(lambda: create_worker(WorkerSettings).run())  # type: ignore[arg-type]
+
+
+def supervise(run: Callable[[], Any], attempts: int = 0) -> int:
+    """Run the worker; if Redis or the database goes away for longer than the
+    client retries last, start it again (stop with SIGTERM or Ctrl-C)."""
+    import logging
+    import time
+
+    log = logging.getLogger("orbit.workers")
+    failures = 0
+    while True:
+        try:
+            run()
+            return 0
+        except KeyboardInterrupt:
+            return 0
+        except (OSError, ConnectionError) as error:
+            failures += 1
+            if attempts and failures >= attempts:
+                raise
+            delay = min(30.0, 2.0 ** min(failures, 5))
+            log.warning("worker stopped (%s: %s); starting again in %.0fs",
+                        type(error).__name__, error, delay)
+            time.sleep(delay)
+        except Exception as error:
+            if type(error).__module__.startswith(("redis", "asyncpg", "tortoise")):
+                failures += 1
+                if attempts and failures >= attempts:
+                    raise
+                log.warning("worker stopped (%s); starting again", type(error).__name__)
+                time.sleep(min(30.0, 2.0 ** min(failures, 5)))
+                continue
+            raise
 
 
 def _migrate(args: argparse.Namespace) -> int:

@@ -1,16 +1,22 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from orbit import config
+from orbit import clock
 from orbit.api.app import create_app
+from orbit.db.connection import db
 from orbit.db.models import Role
 from orbit.services.access import Actor, create_user
-from tests.support import TestDatabase, empty_database, open_test_database
+from tests.support import TestDatabase, empty_database, open_test_database, tables
+
+#: "today" for every API test unless a test pins another moment
+TODAY = datetime(2026, 2, 15, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +28,9 @@ async def database() -> AsyncIterator[TestDatabase]:
 @pytest.fixture(autouse=True)
 async def clean(database: TestDatabase) -> AsyncIterator[None]:
     await empty_database()
+    clock.pin(TODAY)
     yield
+    clock.pin(None)
 
 
 class Api:
@@ -51,18 +59,51 @@ class Api:
         result: dict[str, Any] = body["data"]
         return result
 
-    def as_(self, token: str) -> Api:
+    async def error_codes(self, query: str, variables: dict[str, Any] | None = None
+                          ) -> list[str]:
+        """The extensions.code of each top-level error (there must be at least one)."""
+        body = await self.post(query, variables)
+        assert body.get("errors"), body
+        return [e.get("extensions", {}).get("code") for e in body["errors"]]
+
+    def as_(self, token: str | None) -> Api:
         return Api(self.client, token)
 
 
 @pytest.fixture
-async def app_client(database: TestDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    settings = config.Settings(database_url=database.url, env="test")
+async def app_client(database: TestDatabase, monkeypatch: pytest.MonkeyPatch
+                     ) -> AsyncIterator[httpx.AsyncClient]:
+    # the embedded worker runs queued jobs (invoice runs, hold rules), but no cron
+    # jobs: they follow the wall clock and would write in the middle of a test
+    monkeypatch.setattr("workers.settings.cron_jobs", lambda settings: [])
+    settings = config_for(database)
     app = create_app(settings, manage_database=False)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://orbit.test") as client:
+            client.app = app  # type: ignore[attr-defined]
             yield client
+            await settle(client)
+
+
+def config_for(database: TestDatabase, env: str = "test") -> Any:
+    from orbit import config
+
+    return config.Settings(database_url=database.url, env=env)
+
+
+async def settle(client: httpx.AsyncClient, timeout: float = 10.0) -> None:
+    """Wait until the embedded worker has no queued or running job."""
+    queue = client.app.state.queue  # type: ignore[attr-defined]
+    if queue is None or queue.worker is None:
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while await queue.pool.zcard(queue.worker.queue_name) or any(
+        not task.done() for task in queue.worker.tasks.values()
+    ):
+        assert loop.time() < deadline, "the embedded worker did not settle"
+        await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -75,3 +116,31 @@ async def make_user(role: Role, email: str | None = None) -> tuple[int, str]:
     user, token = await create_user(Actor.system(), email or f"{role.value.lower()}@example.com",
                                     role.value.title(), role)
     return user.id, token
+
+
+async def row_counts() -> dict[str, int]:
+    """Rows in every table."""
+    conn = db()
+    counts = {}
+    for name in await tables():
+        rows = await conn.execute_query_dict(f'SELECT COUNT(*) AS n FROM "{name}"')
+        counts[name] = int(rows[0]["n"])
+    return counts
+
+
+async def snapshot() -> dict[str, list[tuple[str, ...]]]:
+    """Every row of every table (as text, sorted): equal snapshots before and after
+    a call prove that it wrote nothing, not even an update."""
+    conn = db()
+    state = {}
+    for name in await tables():
+        rows = await conn.execute_query_dict(f'SELECT * FROM "{name}"')
+        state[name] = sorted(tuple(str(v) for v in row.values()) for row in rows)
+    return state
+
+
+def assert_unchanged(before: dict[str, list[tuple[str, ...]]],
+                     after: dict[str, list[tuple[str, ...]]]) -> None:
+    changed = {name: (len(before[name]), len(after.get(name, [])))
+               for name in before if before[name] != after.get(name)}
+    assert not changed, f"rows written (table: rows before, after): {changed}"

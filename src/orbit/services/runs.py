@@ -32,7 +32,7 @@ from orbit.services.errors import Code, DomainError, NotFound
 
 log = logging.getLogger("orbit.runs")
 
-CHUNK_SIZE = 200
+CHUNK_SIZE = 50
 MAX_ERROR = 2000
 
 
