@@ -3,15 +3,17 @@ that runs twice (a retry, a duplicate delivery, the sweeper) add nothing."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from arq import Retry
 
-from orbit import clock
+from orbit import clock, logs, metrics
 from orbit.db.models import Account
 from orbit.services import holds, renewals, runs
 from orbit.services.access import Actor
@@ -19,6 +21,7 @@ from orbit.services.access import Actor
 log = logging.getLogger("orbit.workers")
 
 Ctx = dict[str, Any]
+Job = Callable[..., Awaitable[Any]]
 
 def stall_after() -> timedelta:
     """A run with no progress for this long is finished by the sweeper
@@ -34,6 +37,7 @@ def _retry_delay(ctx: Ctx) -> float:
 
 async def start_invoice_run(ctx: Ctx, run_id: int, sweep: str = "") -> int:
     """Mark the run RUNNING and fan its pending chunks out to the workers."""
+    logs.run_id.set(run_id)
     try:
         chunks = await runs.begin(run_id)
         for chunk in chunks:
@@ -56,9 +60,10 @@ async def start_invoice_run(ctx: Ctx, run_id: int, sweep: str = "") -> int:
 async def bill_run_chunk(ctx: Ctx, run_id: int, chunk: int) -> int:
     """Bill one chunk of a run's accounts, then close the run if nothing is pending."""
     started = time.monotonic()
+    logs.run_id.set(run_id)
     try:
         billed = await runs.bill_chunk(run_id, chunk)
-        await runs.finish_if_done(run_id)
+        finished = await runs.finish_if_done(run_id)
     except runs.TransientError as error:
         log.warning("run %s chunk %s: transient fault, retrying: %s", run_id, chunk, error)
         raise Retry(defer=_retry_delay(ctx)) from error
@@ -66,9 +71,13 @@ async def bill_run_chunk(ctx: Ctx, run_id: int, chunk: int) -> int:
         if runs.is_transient(error):
             raise Retry(defer=_retry_delay(ctx)) from error
         raise
-    log.info("run %s chunk %s: %s accounts billed in %.2fs", run_id, chunk, billed,
+    metrics.LINES_BILLED.inc(billed.lines)
+    metrics.DOCUMENTS_CREATED.inc(billed.documents)
+    if finished is not None and finished.started_at and finished.finished_at:
+        metrics.RUN_SECONDS.observe((finished.finished_at - finished.started_at).total_seconds())
+    log.info("run %s chunk %s: %s accounts billed in %.2fs", run_id, chunk, billed.accounts,
              time.monotonic() - started)
-    return billed
+    return billed.accounts
 
 
 async def apply_hold_rules(ctx: Ctx, account_id: int | None = None) -> int:
@@ -129,6 +138,25 @@ def scheduled_minute(settings: Any) -> tuple[int, int] | None:
                              zone)
     utc = local.astimezone(ZoneInfo("UTC"))
     return utc.hour, utc.minute
+
+
+def counted(job: Job) -> Job:
+    """Count each run of a job by outcome: complete, retried or failed."""
+
+    @functools.wraps(job)
+    async def run(ctx: Ctx, *args: Any, **kwargs: Any) -> Any:
+        try:
+            result = await job(ctx, *args, **kwargs)
+        except Retry:
+            metrics.JOBS.labels(job.__name__, "retried").inc()
+            raise
+        except BaseException:
+            metrics.JOBS.labels(job.__name__, "failed").inc()
+            raise
+        metrics.JOBS.labels(job.__name__, "complete").inc()
+        return result
+
+    return run  # type: ignore[return-value]
 
 
 FUNCTIONS = [start_invoice_run, bill_run_chunk, apply_hold_rules, release_due_holds,

@@ -73,6 +73,37 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
 
+class RequestId:
+    """Give every request an id (from X-Request-ID, or a new one) for the logs, and
+    return it in the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        import uuid
+
+        from orbit import logs
+
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        value = given if 0 < len(given) <= 100 and given.isprintable() else uuid.uuid4().hex
+        token = logs.request_id.set(value)
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", value.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)  # type: ignore[arg-type]
+        finally:
+            logs.request_id.reset(token)
+
+
 async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
@@ -156,7 +187,7 @@ def create_app(settings: config.Settings | None = None, *, manage_database: bool
             Route("/ready", ready),
             Route("/metrics", metrics_endpoint),
         ],
-        middleware=[Middleware(BodySizeLimit, max_bytes=MAX_BODY)],
+        middleware=[Middleware(RequestId), Middleware(BodySizeLimit, max_bytes=MAX_BODY)],
         lifespan=lifespan,
     )
     app.state.settings = settings

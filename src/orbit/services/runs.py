@@ -27,7 +27,7 @@ from orbit.db.models import (
 )
 from orbit.services.access import Actor, Permission
 from orbit.services.audit import record
-from orbit.services.billing import bill_account
+from orbit.services.billing import BillResult, bill_account
 from orbit.services.errors import Code, DomainError, NotFound
 
 log = logging.getLogger("orbit.runs")
@@ -110,36 +110,45 @@ class TransientError(Exception):
     """A fault worth retrying later (lost connection, deadlock)."""
 
 
-async def bill_chunk(run_id: int, chunk: int) -> int:
-    """Bill every pending account of one chunk; returns how many were billed now."""
+@dataclass(frozen=True)
+class ChunkResult:
+    accounts: int = 0
+    documents: int = 0
+    lines: int = 0
+
+
+async def bill_chunk(run_id: int, chunk: int) -> ChunkResult:
+    """Bill every pending account of one chunk; returns what was billed now."""
     run = await InvoiceRun.get_or_none(id=run_id)
     if run is None or run.status in FINISHED:
-        return 0
+        return ChunkResult()
     accounts = await InvoiceRunAccount.filter(
         run_id=run_id, chunk=chunk, status=RunAccountStatus.PENDING
     ).order_by("account_id").values_list("account_id", flat=True)
-    done = 0
+    done = documents = lines = 0
     for account_id in accounts:
-        if await bill_one(run, int(account_id)):
+        result = await bill_one(run, int(account_id))
+        if result is not None and result.fresh:
             done += 1
-    return done
+            documents += 1 if result.invoice else 0
+            lines += result.lines
+    return ChunkResult(done, documents, lines)
 
 
-async def bill_one(run: InvoiceRun, account_id: int) -> bool:
+async def bill_one(run: InvoiceRun, account_id: int) -> BillResult | None:
     """Bill one account of a run; a failure is recorded on the run and the run goes on."""
     try:
         async with in_transaction():
-            result = await bill_account(
+            return await bill_account(
                 account_id, run.target_date, run.invoice_date, run=run, auto_post=run.auto_post
             )
-        return result.fresh
     except Exception as error:  # an account's failure must not stop the run
         if is_transient(error):
             raise TransientError(str(error)) from error
         log.warning("invoice run %s: account %s failed: %s", run.id, account_id, error,
                     exc_info=True)
         await fail_account(run.id, account_id, error)
-        return False
+        return None
 
 
 def is_transient(error: BaseException) -> bool:
@@ -182,11 +191,12 @@ FINISHED = (
 
 
 async def finish_if_done(run_id: int) -> InvoiceRun | None:
-    """Close the run when no account is pending. Returns the run once finished."""
+    """Close the run when no account is pending. Returns the run when this call
+    closed it, None otherwise."""
     async with in_transaction():
         run = await InvoiceRun.filter(id=run_id).select_for_update().first()
         if run is None or run.status in FINISHED:
-            return run
+            return None
         if await InvoiceRunAccount.filter(
             run_id=run_id, status=RunAccountStatus.PENDING
         ).exists():
@@ -216,8 +226,8 @@ async def run_inline(run_id: int) -> InvoiceRun:
     """Carry out a whole run in this process (CLI, tests, embedded fallback)."""
     for chunk in await begin(run_id):
         await bill_chunk(run_id, chunk)
-    run = await finish_if_done(run_id)
-    return run or await get_run(run_id)
+    await finish_if_done(run_id)
+    return await get_run(run_id)
 
 
 async def stalled_runs(older_than: timedelta) -> list[int]:

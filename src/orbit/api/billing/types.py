@@ -24,6 +24,7 @@ from orbit.api.refs import (
 from orbit.db import models as db
 from orbit.engine.money import round_fraction
 from orbit.services import holds as hold_service
+from orbit.services.access import Permission
 from orbit.services.billing import invoice_preview
 from orbit.services.state import ScheduleEntry
 
@@ -120,7 +121,8 @@ class Invoice(Node):
 
     @strawberry.field
     async def invoice_run(self, info: Info) -> InvoiceRun | None:
-        if self.row.invoice_run_id is None:
+        # a run spans every account: only roles that read runs see it (as node(id))
+        if self.row.invoice_run_id is None or not info.context.actor.can(Permission.READ_RUNS):
             return None
         row = await info.context.loaders.invoice_run.load(self.row.invoice_run_id)
         return InvoiceRun.of(row) if row else None
@@ -230,6 +232,9 @@ class InvoiceRun(Node):
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> InvoiceConnection:
         query = db.Invoice.filter(invoice_run_id=self.row.id)
+        scope = info.context.actor.owner_scope
+        if scope is not None:
+            query = query.filter(account__owner_id=scope)
         return InvoiceConnection.of(await keyset(query, first, after))
 
 
