@@ -23,6 +23,7 @@ log = logging.getLogger("orbit.workers")
 Ctx = dict[str, Any]
 Job = Callable[..., Awaitable[Any]]
 
+
 def stall_after() -> timedelta:
     """A run with no progress for this long is finished by the sweeper
     (ORBIT_SWEEP_STALL_SECONDS, default 60)."""
@@ -75,8 +76,13 @@ async def bill_run_chunk(ctx: Ctx, run_id: int, chunk: int) -> int:
     metrics.DOCUMENTS_CREATED.inc(billed.documents)
     if finished is not None and finished.started_at and finished.finished_at:
         metrics.RUN_SECONDS.observe((finished.finished_at - finished.started_at).total_seconds())
-    log.info("run %s chunk %s: %s accounts billed in %.2fs", run_id, chunk, billed.accounts,
-             time.monotonic() - started)
+    log.info(
+        "run %s chunk %s: %s accounts billed in %.2fs",
+        run_id,
+        chunk,
+        billed.accounts,
+        time.monotonic() - started,
+    )
     return billed.accounts
 
 
@@ -112,7 +118,9 @@ async def sweep(ctx: Ctx) -> int:
     for run_id in stalled:
         log.warning("invoice run %s made no progress for %s: re-enqueued", run_id, limit)
         await ctx["redis"].enqueue_job(
-            "start_invoice_run", run_id, f"-sweep-{int(time.time())}",
+            "start_invoice_run",
+            run_id,
+            f"-sweep-{int(time.time())}",
             _job_id=f"run-{run_id}-sweep-{int(time.time())}",
         )
     return len(stalled)
@@ -134,8 +142,7 @@ def scheduled_minute(settings: Any) -> tuple[int, int] | None:
     if settings.scheduled_run_time is None:
         return None
     zone = ZoneInfo(settings.scheduled_run_timezone)
-    local = datetime.combine(clock.now().astimezone(zone).date(), settings.scheduled_run_time,
-                             zone)
+    local = datetime.combine(clock.now().astimezone(zone).date(), settings.scheduled_run_time, zone)
     utc = local.astimezone(ZoneInfo("UTC"))
     return utc.hour, utc.minute
 
@@ -159,5 +166,12 @@ def counted(job: Job) -> Job:
     return run  # type: ignore[return-value]
 
 
-FUNCTIONS = [start_invoice_run, bill_run_chunk, apply_hold_rules, release_due_holds,
-             renew_and_expire, sweep, scheduled_invoice_run]
+FUNCTIONS = [
+    start_invoice_run,
+    bill_run_chunk,
+    apply_hold_rules,
+    release_due_holds,
+    renew_and_expire,
+    sweep,
+    scheduled_invoice_run,
+]

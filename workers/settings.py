@@ -33,17 +33,38 @@ def functions() -> list[Any]:
     counted = jobs.counted
     return [
         func(counted(jobs.start_invoice_run), name="start_invoice_run", timeout=60, max_tries=20),
-        func(counted(jobs.bill_run_chunk), name="bill_run_chunk", timeout=JOB_TIMEOUT,
-             max_tries=20, keep_result=0),
-        func(counted(jobs.apply_hold_rules), name="apply_hold_rules", timeout=JOB_TIMEOUT,
-             max_tries=5),
-        func(counted(jobs.release_due_holds), name="release_due_holds", timeout=JOB_TIMEOUT,
-             max_tries=5),
-        func(counted(jobs.renew_and_expire), name="renew_and_expire", timeout=JOB_TIMEOUT,
-             max_tries=5),
+        func(
+            counted(jobs.bill_run_chunk),
+            name="bill_run_chunk",
+            timeout=JOB_TIMEOUT,
+            max_tries=20,
+            keep_result=0,
+        ),
+        func(
+            counted(jobs.apply_hold_rules),
+            name="apply_hold_rules",
+            timeout=JOB_TIMEOUT,
+            max_tries=5,
+        ),
+        func(
+            counted(jobs.release_due_holds),
+            name="release_due_holds",
+            timeout=JOB_TIMEOUT,
+            max_tries=5,
+        ),
+        func(
+            counted(jobs.renew_and_expire),
+            name="renew_and_expire",
+            timeout=JOB_TIMEOUT,
+            max_tries=5,
+        ),
         func(counted(jobs.sweep), name="sweep", timeout=60, max_tries=1),
-        func(counted(jobs.scheduled_invoice_run), name="scheduled_invoice_run", timeout=60,
-             max_tries=1),
+        func(
+            counted(jobs.scheduled_invoice_run),
+            name="scheduled_invoice_run",
+            timeout=60,
+            max_tries=1,
+        ),
     ]
 
 
@@ -52,20 +73,50 @@ def cron_jobs(settings: config.Settings) -> list[Any]:
     renewals."""
     counted = jobs.counted
     jobs_ = [
-        cron(counted(jobs.release_due_holds), name="cron:release_due_holds", second=5,
-             keep_result=3600, unique=True),
-        cron(counted(jobs.sweep), name="cron:sweep", second=sweep_seconds(), keep_result=3600,
-             unique=True),
-        cron(counted(jobs.apply_hold_rules), name="cron:apply_hold_rules", minute=7, second=0,
-             keep_result=3600, unique=True),
-        cron(counted(jobs.renew_and_expire), name="cron:renew_and_expire", minute=17, second=0,
-             keep_result=3600, unique=True),
+        cron(
+            counted(jobs.release_due_holds),
+            name="cron:release_due_holds",
+            second=5,
+            keep_result=3600,
+            unique=True,
+        ),
+        cron(
+            counted(jobs.sweep),
+            name="cron:sweep",
+            second=sweep_seconds(),
+            keep_result=3600,
+            unique=True,
+        ),
+        cron(
+            counted(jobs.apply_hold_rules),
+            name="cron:apply_hold_rules",
+            minute=7,
+            second=0,
+            keep_result=3600,
+            unique=True,
+        ),
+        cron(
+            counted(jobs.renew_and_expire),
+            name="cron:renew_and_expire",
+            minute=17,
+            second=0,
+            keep_result=3600,
+            unique=True,
+        ),
     ]
     when = jobs.scheduled_minute(settings)
     if when is not None:
-        jobs_.append(cron(counted(jobs.scheduled_invoice_run), name="cron:scheduled_invoice_run",
-                          hour=when[0], minute=when[1], second=0, keep_result=3600 * 24,
-                          unique=True))
+        jobs_.append(
+            cron(
+                counted(jobs.scheduled_invoice_run),
+                name="cron:scheduled_invoice_run",
+                hour=when[0],
+                minute=when[1],
+                second=0,
+                keep_result=3600 * 24,
+                unique=True,
+            )
+        )
     return jobs_
 
 

@@ -22,8 +22,9 @@ def _settings() -> config.Settings:
         raise SystemExit(2) from None
 
 
-async def _with_db(settings: config.Settings, work: Callable[[], Awaitable[Any]],
-                   migrate_sqlite: bool = True) -> Any:
+async def _with_db(
+    settings: config.Settings, work: Callable[[], Awaitable[Any]], migrate_sqlite: bool = True
+) -> Any:
     from orbit.db.connection import close_db, open_db
     from orbit.db.migrations import migrate, pending
 
@@ -32,8 +33,10 @@ async def _with_db(settings: config.Settings, work: Callable[[], Awaitable[Any]]
         if settings.database_kind == "sqlite" and migrate_sqlite:
             await migrate()
         elif await pending():
-            print("orbit: the database is behind its migrations: run `orbit migrate` first",
-                  file=sys.stderr)
+            print(
+                "orbit: the database is behind its migrations: run `orbit migrate` first",
+                file=sys.stderr,
+            )
             raise SystemExit(1)
         return await work()
     finally:
@@ -50,8 +53,9 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _settings()
     configure(settings, "api")
     asyncio.run(first_run(settings, demo=args.demo, host=args.host, port=args.port))
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None,
-                proxy_headers=True)
+    uvicorn.run(
+        create_app(settings), host=args.host, port=args.port, log_config=None, proxy_headers=True
+    )
     return 0
 
 
@@ -62,8 +66,10 @@ def _worker(args: argparse.Namespace) -> int:
 
     settings = _settings()
     if settings.redis_url is None:
-        print("orbit worker needs ORBIT_REDIS_URL; without it, `orbit serve` runs the jobs "
-              "itself", file=sys.stderr)
+        print(
+            "orbit worker needs ORBIT_REDIS_URL; without it, `orbit serve` runs the jobs itself",
+            file=sys.stderr,
+        )
         return 2
     if args.metrics_port:
         from prometheus_client import start_http_server
@@ -91,8 +97,12 @@ def supervise(run: Callable[[], Any], attempts: int = 0) -> int:
             if attempts and failures >= attempts:
                 raise
             delay = min(30.0, 2.0 ** min(failures, 5))
-            log.warning("worker stopped (%s: %s); starting again in %.0fs",
-                        type(error).__name__, error, delay)
+            log.warning(
+                "worker stopped (%s: %s); starting again in %.0fs",
+                type(error).__name__,
+                error,
+                delay,
+            )
             time.sleep(delay)
         except Exception as error:
             if type(error).__module__.startswith(("redis", "asyncpg", "tortoise")):
@@ -127,10 +137,21 @@ def _invoice_run(args: argparse.Namespace) -> int:
     from orbit.runner import start_and_follow
 
     settings = _settings()
-    return int(asyncio.run(_with_db(settings, lambda: start_and_follow(
-        settings, args.target_date, args.invoice_date, args.account or None, args.auto_post,
-        args.wait,
-    ))))
+    return int(
+        asyncio.run(
+            _with_db(
+                settings,
+                lambda: start_and_follow(
+                    settings,
+                    args.target_date,
+                    args.invoice_date,
+                    args.account or None,
+                    args.auto_post,
+                    args.wait,
+                ),
+            )
+        )
+    )
 
 
 def _users_create(args: argparse.Namespace) -> int:
@@ -142,8 +163,7 @@ def _users_create(args: argparse.Namespace) -> int:
 
     async def work() -> int:
         try:
-            user, token = await create_user(Actor.system(), args.email, args.name,
-                                            Role(args.role))
+            user, token = await create_user(Actor.system(), args.email, args.name, Role(args.role))
         except DomainError as error:
             print(f"orbit: {error}", file=sys.stderr)
             return 1
@@ -199,7 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser(
-        "serve", help="run the API (embedded mode: SQLite and in-process jobs by default)",
+        "serve",
+        help="run the API (embedded mode: SQLite and in-process jobs by default)",
         description="Run the GraphQL API. Without ORBIT_REDIS_URL the jobs run in this process; "
         "with the default SQLite database it migrates itself and loads demo data on first start.",
     )
@@ -209,27 +230,41 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=_serve)
 
     worker = commands.add_parser(
-        "worker", help="run a background worker (needs ORBIT_REDIS_URL)",
+        "worker",
+        help="run a background worker (needs ORBIT_REDIS_URL)",
         description="Run an arq worker: invoice runs, holds, renewals, the sweeper. Start as "
         "many as you like.",
     )
-    worker.add_argument("--metrics-port", type=int, default=0,
-                        help="serve this worker's Prometheus metrics on this port")
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        help="serve this worker's Prometheus metrics on this port",
+    )
     worker.set_defaults(handler=_worker)
 
-    migrate = commands.add_parser("migrate", help="apply pending database migrations",
-                                  description="Apply every pending migration, in order.")
+    migrate = commands.add_parser(
+        "migrate",
+        help="apply pending database migrations",
+        description="Apply every pending migration, in order.",
+    )
     migrate.set_defaults(handler=_migrate)
 
     run = commands.add_parser(
-        "invoice-run", help="start an invoice run (and follow it with --wait)",
+        "invoice-run",
+        help="start an invoice run (and follow it with --wait)",
         description="Start an invoice run. With ORBIT_REDIS_URL workers carry it out; without "
         "it, this command does.",
     )
     run.add_argument("--target-date", type=_date, required=True, help="bill lines due by then")
     run.add_argument("--invoice-date", type=_date, help="documents' date (default: target)")
-    run.add_argument("--account", action="append", type=int, metavar="ID",
-                     help="limit to this account id (repeatable)")
+    run.add_argument(
+        "--account",
+        action="append",
+        type=int,
+        metavar="ID",
+        help="limit to this account id (repeatable)",
+    )
     run.add_argument("--auto-post", action="store_true", help="post the documents")
     run.add_argument("--wait", action="store_true", help="follow the run with a progress bar")
     run.set_defaults(handler=_invoice_run)
@@ -237,27 +272,36 @@ def build_parser() -> argparse.ArgumentParser:
     users = commands.add_parser("users", help="manage users", description="Manage users.")
     user_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
     create = user_commands.add_parser(
-        "create", help="create a user and print their API token once",
+        "create",
+        help="create a user and print their API token once",
         description="Create a user; the API token is printed once and stored only hashed.",
     )
     create.add_argument("--email", required=True)
     create.add_argument("--name", required=True)
-    create.add_argument("--role", required=True,
-                        choices=["ADMIN", "FINANCE", "ACCOUNT_MANAGER", "VIEWER"])
+    create.add_argument(
+        "--role", required=True, choices=["ADMIN", "FINANCE", "ACCOUNT_MANAGER", "VIEWER"]
+    )
     create.set_defaults(handler=_users_create)
 
-    demo = commands.add_parser("demo", help="load the demo data set",
-                               description="Load realistic demo data (about 20 accounts).")
+    demo = commands.add_parser(
+        "demo",
+        help="load the demo data set",
+        description="Load realistic demo data (about 20 accounts).",
+    )
     demo.add_argument("--force", action="store_true", help="load even if data exists")
     demo.set_defaults(handler=_demo)
 
-    export = commands.add_parser("export-schema", help="print the GraphQL SDL",
-                                 description="Write the served GraphQL schema (SDL).")
+    export = commands.add_parser(
+        "export-schema",
+        help="print the GraphQL SDL",
+        description="Write the served GraphQL schema (SDL).",
+    )
     export.add_argument("--output", default="-", help="file to write (default: stdout)")
     export.set_defaults(handler=_export_schema)
 
     check = commands.add_parser(
-        "check", help="check configuration and connectivity",
+        "check",
+        help="check configuration and connectivity",
         description="Validate the configuration and reach the database and Redis.",
     )
     check.set_defaults(handler=_check)

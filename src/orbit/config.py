@@ -46,17 +46,29 @@ class Settings:
 
 #: name, meaning, default (for the README table)
 VARIABLES: tuple[tuple[str, str, str], ...] = (
-    ("ORBIT_DATABASE_URL", "PostgreSQL (`postgres://user@host:5432/db`) or SQLite "
-     "(`sqlite://path/to/file.sqlite3`)", DEFAULT_DATABASE_URL),
-    ("ORBIT_REDIS_URL", "Redis for the job queue (`redis://host:6379/0`); unset: jobs run "
-     "inside `orbit serve`", "unset"),
+    (
+        "ORBIT_DATABASE_URL",
+        "PostgreSQL (`postgres://user@host:5432/db`) or SQLite (`sqlite://path/to/file.sqlite3`)",
+        DEFAULT_DATABASE_URL,
+    ),
+    (
+        "ORBIT_REDIS_URL",
+        "Redis for the job queue (`redis://host:6379/0`); unset: jobs run inside `orbit serve`",
+        "unset",
+    ),
     ("ORBIT_ADMIN_TOKEN", "a bearer token that is made an ADMIN's on start", "unset"),
-    ("ORBIT_ENV", "`development`, `production` (JSON logs; no GraphiQL, no introspection) "
-     "or `test`", "development"),
+    (
+        "ORBIT_ENV",
+        "`development`, `production` (JSON logs; no GraphiQL, no introspection) or `test`",
+        "development",
+    ),
     ("ORBIT_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR", "INFO"),
     ("ORBIT_WORKER_CONCURRENCY", "jobs one worker process runs at once", "10"),
-    ("ORBIT_SCHEDULED_RUN_TIME", "daily invoice run at HH:MM (target date: that day); unset: "
-     "none", "unset"),
+    (
+        "ORBIT_SCHEDULED_RUN_TIME",
+        "daily invoice run at HH:MM (target date: that day); unset: none",
+        "unset",
+    ),
     ("ORBIT_SCHEDULED_RUN_TIMEZONE", "IANA time zone of the scheduled run", "UTC"),
 )
 
@@ -103,7 +115,12 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
     if token is not None and len(token) < 16:
         raise ConfigError("ORBIT_ADMIN_TOKEN is too short: use at least 16 characters")
     return Settings(
-        database_url=url, redis_url=redis_url, admin_token=token, env=environment,
-        log_level=level, worker_concurrency=int(concurrency_text), scheduled_run_time=run_time,
+        database_url=url,
+        redis_url=redis_url,
+        admin_token=token,
+        env=environment,
+        log_level=level,
+        worker_concurrency=int(concurrency_text),
+        scheduled_run_time=run_time,
         scheduled_run_timezone=zone,
     )

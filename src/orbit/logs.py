@@ -49,8 +49,11 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        tags = [f"{k}={getattr(record, k)}" for k in ("request_id", "run_id")
-                if getattr(record, k, None) is not None]
+        tags = [
+            f"{k}={getattr(record, k)}"
+            for k in ("request_id", "run_id")
+            if getattr(record, k, None) is not None
+        ]
         return f"{line} [{' '.join(tags)}]" if tags else line
 
 

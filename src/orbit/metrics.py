@@ -18,7 +18,8 @@ REQUEST_SECONDS = Histogram(
     "orbit_graphql_request_seconds", "GraphQL operation latency", ["operation", "kind"]
 )
 RUN_SECONDS = Histogram(
-    "orbit_invoice_run_seconds", "Invoice run duration, from start to finish",
+    "orbit_invoice_run_seconds",
+    "Invoice run duration, from start to finish",
     buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600),
 )
 LINES_BILLED = Counter("orbit_lines_billed_total", "Schedule lines put on documents by runs")

@@ -43,8 +43,7 @@ async def first_run(settings: Settings, demo: bool, host: str, port: int) -> Non
     print(f"\nOrbit is starting on http://{host}:{port}", file=sys.stderr)
     if not settings.production:
         print(f"  GraphiQL:    http://{host}:{port}/graphql", file=sys.stderr)
-    print(f"  admin token: {token}   (send it as 'Authorization: Bearer <token>')",
-          file=sys.stderr)
+    print(f"  admin token: {token}   (send it as 'Authorization: Bearer <token>')", file=sys.stderr)
     if loaded:
         print(f"  demo data:   {loaded}", file=sys.stderr)
     print(file=sys.stderr)
@@ -67,14 +66,17 @@ async def check() -> int:
         behind = await pending()
         await close_db()
         if behind:
-            print(f"database: reachable, but {len(behind)} migration(s) pending: "
-                  "run `orbit migrate`")
+            print(
+                f"database: reachable, but {len(behind)} migration(s) pending: run `orbit migrate`"
+            )
             ok = settings.database_kind == "sqlite"
         else:
             print(f"database: ok ({settings.database_kind})")
     except Exception as error:  # reported to the operator, not raised
-        print(f"database: FAILED: cannot reach {settings.database_url}: "
-              f"{type(error).__name__}: {error}")
+        print(
+            f"database: FAILED: cannot reach {settings.database_url}: "
+            f"{type(error).__name__}: {error}"
+        )
         ok = False
     if settings.redis_url is None:
         print("redis: not configured (jobs run inside `orbit serve`)")

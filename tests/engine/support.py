@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 
 from orbit.engine.amendments import (
@@ -32,7 +33,7 @@ from orbit.engine.enums import (
     ProrationPolicy,
 )
 from orbit.engine.lines import StoredLine
-from orbit.engine.money import minor_units
+from orbit.engine.money import minor_units, round_money
 from orbit.engine.schedule import (
     Alignment,
     DueState,
@@ -111,6 +112,12 @@ def terms(
     )
 
 
+def section_4(price: str = "30.00", **kwargs) -> OrderProductTerms:
+    """The spec's section 4 example: BDOM 1, 2 x 30.00 a month from 2026-03-10
+    to 2027-03-09, i.e. 42.58 (22/31), 11 x 60.00, 17.42 (9/31)."""
+    return terms("2026-03-10", "2027-03-09", bdom=1, quantity=2, price=price, **kwargs)
+
+
 def schedule(*args, through: DateLike | None = None, **kwargs) -> list[Line]:
     """The schedule of ``terms(*args, **kwargs)``."""
     return build_schedule(terms(*args, **kwargs), None if through is None else day(through))
@@ -147,12 +154,42 @@ def fractions(lines: Iterable[Line]) -> list[Fraction]:
     return [line.fraction for line in lines]
 
 
+def calendar_months(first: str, count: int) -> list[tuple[str, str]]:
+    """Spans of ``count`` calendar months from the month ``first`` ("2026-04")."""
+    start = day(f"{first}-01")
+    result = []
+    for n in range(count):
+        month_start = add_months(start, n)
+        month_end = add_months(start, n + 1) - ONE_DAY
+        result.append((month_start.isoformat(), month_end.isoformat()))
+    return result
+
+
 def total(lines: Iterable[Line]) -> Decimal:
     return sum((line.amount for line in lines), Decimal(0))
 
 
 def exact_total(lines: Iterable[Line]) -> Fraction:
     return sum((line.value for line in lines), Fraction(0))
+
+
+def assert_rounded_cumulatively(lines: list[Line], currency: str) -> None:
+    """Every running total of amounts is the rounded running exact total."""
+    running_amount, running_exact = Decimal(0), Fraction(0)
+    for line in lines:
+        running_amount += line.amount
+        running_exact += line.value
+        assert running_amount == round_money(running_exact, currency)
+
+
+def assert_contiguous(lines: list[Line]) -> None:
+    for earlier, later in pairwise(lines):
+        assert later.start == earlier.end + ONE_DAY
+    for line in lines:
+        assert line.start <= line.end
+        assert line.parts[0].start == line.start and line.parts[-1].end == line.end
+        for earlier, later in pairwise(line.parts):
+            assert later.start == earlier.end + ONE_DAY
 
 
 def effective_dues(items: Sequence[StoredLine]) -> list[date]:
@@ -193,7 +230,7 @@ def contract(
 def product(
     key: Hashable = "seat",
     *,
-    price: str = "30.00",
+    price: str | Decimal = "30.00",
     pricing_term: int = 1,
     frequency: BillingFrequency = BillingFrequency.MONTHLY,
     billing: BillingType = BillingType.ADVANCE,
@@ -244,11 +281,19 @@ def with_line(
     if op_terms.is_evergreen:
         through = day(stored_through) if stored_through else add_months(state.start, 36)
     op_key = (key, "original")
-    op = OrderProductState(op_key, op_terms, tuple(stored(build_schedule(op_terms, through),
-                                                          key=op_key)))
+    op = OrderProductState(
+        op_key, op_terms, tuple(stored(build_schedule(op_terms, through), key=op_key))
+    )
     line = ContractLineState(
-        key, item, item.charge_type, unit_price, item.pricing_term_months, item.frequency,
-        item.billing_type, (op,), cancelled,
+        key,
+        item,
+        item.charge_type,
+        unit_price,
+        item.pricing_term_months,
+        item.frequency,
+        item.billing_type,
+        (op,),
+        cancelled,
     )
     return replace(state, lines=(*state.lines, line))
 
@@ -315,8 +360,14 @@ def apply(state: ContractState, plan: AmendmentPlan) -> ContractState:
         else:
             t = delta.terms
             lines[op_key] = ContractLineState(
-                op_key, delta.product, t.charge_type, t.unit_price, t.pricing_term_months,
-                t.frequency, t.billing_type, (op,),
+                op_key,
+                delta.product,
+                t.charge_type,
+                t.unit_price,
+                t.pricing_term_months,
+                t.frequency,
+                t.billing_type,
+                (op,),
             )
     return replace(
         state,
@@ -343,14 +394,3 @@ def _terminated(op: OrderProductState, termination: Termination) -> OrderProduct
     # an order product starting after the cut keeps only its credit
     end = termination.cut if termination.cut >= op.terms.start else op.terms.end
     return replace(op, terms=replace(op.terms, end=end), lines=tuple(items))
-
-
-def calendar_months(first: str, count: int) -> list[tuple[str, str]]:
-    """Spans of ``count`` calendar months from the month ``first`` ("2026-04")."""
-    start = day(f"{first}-01")
-    result = []
-    for n in range(count):
-        month_start = add_months(start, n)
-        month_end = add_months(start, n + 1) - ONE_DAY
-        result.append((month_start.isoformat(), month_end.isoformat()))
-    return result

@@ -12,11 +12,11 @@ from tests.engine.support import (
     amounts,
     apply,
     calendar_months,
-    fractions,
     contract,
     day,
     dues,
     exact_total,
+    fractions,
     lifetime,
     product,
     run,
@@ -41,9 +41,7 @@ def test_annual_103_billed_monthly_rounds_its_exact_tie_up() -> None:
     """103.00 a year billed monthly reaches an exact running total of 28.325
     (first line 9/30 of a month, then three months). A 28-digit Decimal would
     hold 28.3249999... and round it down; the exact total rounds to 28.33."""
-    lines = schedule(
-        "2026-04-22", "2026-07-31", bdom=1, price="103.00", pricing_term=12
-    )
+    lines = schedule("2026-04-22", "2026-07-31", bdom=1, price="103.00", pricing_term=12)
 
     assert exact_total(lines) == Fraction("28.325")
     assert (Decimal(103) / 12 * Decimal("3.3")).quantize(Decimal("0.01")) == Decimal("28.32")

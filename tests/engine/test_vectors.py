@@ -76,7 +76,8 @@ def planned_delta(vector: dict):
     change = vector["input"]["amendment"]
     assert change["alignBilling"] is True
     plan = plan_amendment(
-        contract_of(vector), [Change(change["newQuantity"], line="line")],
+        contract_of(vector),
+        [Change(change["newQuantity"], line="line")],
         day(change["effectiveDate"]),
     )
     (delta,) = plan.deltas

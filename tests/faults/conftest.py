@@ -49,3 +49,9 @@ def workers_for(database: TestDatabase) -> Iterator[object]:
     for workers in started:
         workers.stop_all()
         workers.cleanup()
+
+
+@pytest.fixture(autouse=True)
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of 20 accounts, so a crash or a restart lands in the middle of a run."""
+    monkeypatch.setenv("ORBIT_RUN_CHUNK_SIZE", "20")

@@ -125,8 +125,10 @@ async def ready(request: Request) -> JSONResponse:
     except Exception as error:  # readiness reports, never raises
         checks["queue"] = f"error: {type(error).__name__}"
     healthy = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if healthy else "unavailable", **checks},
-                        status_code=200 if healthy else 503)
+    return JSONResponse(
+        {"status": "ok" if healthy else "unavailable", **checks},
+        status_code=200 if healthy else 503,
+    )
 
 
 async def prepare_database(settings: config.Settings) -> None:
@@ -152,8 +154,9 @@ async def prepare_database(settings: config.Settings) -> None:
         await ensure_admin(settings.admin_token)
 
 
-def create_app(settings: config.Settings | None = None, *, manage_database: bool = True,
-               run_queue: bool = True) -> Starlette:
+def create_app(
+    settings: config.Settings | None = None, *, manage_database: bool = True, run_queue: bool = True
+) -> Starlette:
     settings = settings or config.load()
     graphql = OrbitGraphQL(
         build_schema(production=settings.production),

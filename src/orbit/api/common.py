@@ -30,9 +30,22 @@ from orbit.engine.money import quantize
 from orbit.services.renewals import RenewalWindow
 
 for _enum in (
-    BillingFrequency, BillingType, ChargeType, ContractStatus, PartialPeriodTreatment,
-    ProrationPolicy, DocumentType, HoldScope, HoldSource, InvoiceRunStatus, InvoiceStatus,
-    OrderStatus, OrderType, PaymentStatus, Role, RenewalWindow,
+    BillingFrequency,
+    BillingType,
+    ChargeType,
+    ContractStatus,
+    PartialPeriodTreatment,
+    ProrationPolicy,
+    DocumentType,
+    HoldScope,
+    HoldSource,
+    InvoiceRunStatus,
+    InvoiceStatus,
+    OrderStatus,
+    OrderType,
+    PaymentStatus,
+    Role,
+    RenewalWindow,
 ):
     strawberry.enum(_enum)
 
@@ -62,8 +75,11 @@ class UserError:
 
     @classmethod
     def of(cls, problem: Problem) -> UserError:
-        return cls(code=problem.code, field=list(problem.field) if problem.field else None,
-                   message=problem.message)
+        return cls(
+            code=problem.code,
+            field=list(problem.field) if problem.field else None,
+            message=problem.message,
+        )
 
 
 def price(value: Decimal) -> Decimal:

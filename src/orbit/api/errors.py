@@ -1,10 +1,10 @@
 """How failures reach clients.
 
-    expected, per mutation      -> userErrors [{code, field, message}] (services' DomainError)
-    no or bad token             -> GraphQL error, extensions.code UNAUTHENTICATED
-    role may not do this        -> GraphQL error, extensions.code FORBIDDEN
-    bad argument (page size...) -> GraphQL error, extensions.code BAD_USER_INPUT
-    anything else (a bug)       -> "internal error" with an errorId that is in the log
+expected, per mutation      -> userErrors [{code, field, message}] (services' DomainError)
+no or bad token             -> GraphQL error, extensions.code UNAUTHENTICATED
+role may not do this        -> GraphQL error, extensions.code FORBIDDEN
+bad argument (page size...) -> GraphQL error, extensions.code BAD_USER_INPUT
+anything else (a bug)       -> "internal error" with an errorId that is in the log
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ class ClientError(GraphQLError):
     default_message = "bad request"
 
     def __init__(self, message: str | None = None, **extensions: Any) -> None:
-        super().__init__(message or self.default_message,
-                         extensions={"code": self.code, **extensions})
+        super().__init__(
+            message or self.default_message, extensions={"code": self.code, **extensions}
+        )
 
 
 class Unauthenticated(ClientError):
@@ -64,8 +65,12 @@ class OrbitSchema(strawberry.Schema):
                 continue
             error_id = uuid.uuid4().hex[:16]
             error.extensions = {**(error.extensions or {}), "errorId": error_id}
-            log.error("internal error errorId=%s path=%s", error_id, error.path,
-                      exc_info=error.original_error)
+            log.error(
+                "internal error errorId=%s path=%s",
+                error_id,
+                error.path,
+                exc_info=error.original_error,
+            )
 
 
 class MaskInternalErrors(MaskErrors):

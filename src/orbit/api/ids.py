@@ -17,9 +17,11 @@ def require_id(global_id: str, type_name: str, field: tuple[str, ...] | list[str
     """The row id, or NOT_FOUND on ``field`` for anything that is not such an ID."""
     value = row_id(global_id, type_name)
     if value is None:
-        raise NotFound(type_name[0].lower() + "".join(
-            f" {c.lower()}" if c.isupper() else c for c in type_name[1:]
-        ), field)
+        raise NotFound(
+            type_name[0].lower()
+            + "".join(f" {c.lower()}" if c.isupper() else c for c in type_name[1:]),
+            field,
+        )
     return value
 
 

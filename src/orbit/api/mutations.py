@@ -79,7 +79,10 @@ async def run(
 
 
 async def _idempotent(
-    actor: Actor, operation: str, key: str, request: Any,
+    actor: Actor,
+    operation: str,
+    key: str,
+    request: Any,
     work: Callable[[Actor], Awaitable[Result]],
 ) -> Result:
     if not key or len(key) > MAX_KEY:
@@ -107,7 +110,10 @@ async def _idempotent(
         async with in_transaction():
             result = await work(actor)
             await IdempotencyKey.create(
-                user_id=user_id, operation=operation, key=key, request_digest=request_digest,
+                user_id=user_id,
+                operation=operation,
+                key=key,
+                request_digest=request_digest,
                 result=json.dumps(_plain(result)),
             )
     except IntegrityError:

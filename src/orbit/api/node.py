@@ -151,5 +151,19 @@ class NodeQueries:
         return node
 
 
-NODE_TYPES = (Account, User, Product, Contract, ContractLine, Order, OrderProduct, ScheduleLine,
-              Invoice, InvoiceLine, InvoiceRun, Payment, BillingHold, AuditEvent)
+NODE_TYPES = (
+    Account,
+    User,
+    Product,
+    Contract,
+    ContractLine,
+    Order,
+    OrderProduct,
+    ScheduleLine,
+    Invoice,
+    InvoiceLine,
+    InvoiceRun,
+    Payment,
+    BillingHold,
+    AuditEvent,
+)

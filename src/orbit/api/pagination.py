@@ -89,8 +89,9 @@ async def keyset(
     return Page(items, [encode_cursor(r.pk) for r in items], len(rows) > size, after is not None)
 
 
-def offset_page(items: Sequence[T], first: int | None, after: str | None,
-                key: Callable[[T], Any] | None = None) -> Page[T]:
+def offset_page(
+    items: Sequence[T], first: int | None, after: str | None, key: Callable[[T], Any] | None = None
+) -> Page[T]:
     """A page of an already computed list (cursor = position)."""
     size = page_size(first)
     start = decode_int_cursor(after) + 1 if after is not None else 0

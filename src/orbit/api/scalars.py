@@ -23,7 +23,7 @@ def parse_decimal(value: Any) -> Decimal:
 
 StrictDecimal = strawberry.scalar(
     name="Decimal",
-    description="A decimal number as a string, e.g. \"1234.50\".",
+    description='A decimal number as a string, e.g. "1234.50".',
     serialize=lambda value: format(value, "f"),
     parse_value=parse_decimal,
 )

@@ -31,8 +31,15 @@ MAX_TOKENS = 5000
 
 Query = merge_types(
     "Query",
-    (NodeQueries, AccessQueries, AccountQueries, ContractQueries, BillingQueries,
-     ReceivablesQueries, RenewalQueries),
+    (
+        NodeQueries,
+        AccessQueries,
+        AccountQueries,
+        ContractQueries,
+        BillingQueries,
+        ReceivablesQueries,
+        RenewalQueries,
+    ),
 )
 Mutation = merge_types(
     "Mutation",

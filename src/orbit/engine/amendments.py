@@ -149,15 +149,16 @@ class AmendmentPlan:
     @property
     def bounded_total(self) -> Decimal:
         """The change of billing, counting evergreen lines up to ``through``."""
-        deltas = sum(
-            (schedule_total(d.schedule, self.through) for d in self.deltas), Decimal(0)
-        )
+        deltas = sum((schedule_total(d.schedule, self.through) for d in self.deltas), Decimal(0))
         return deltas + sum((t.termination.total_change for t in self.terminations), Decimal(0))
 
     @property
     def total(self) -> Decimal | None:
         """The change of the contract's lifetime billing; None for an evergreen contract."""
-        return None if self.evergreen else self.bounded_total
+        if self.evergreen:
+            return None
+        deltas = sum((schedule_total(d.schedule) for d in self.deltas), Decimal(0))
+        return deltas + sum((t.termination.total_change for t in self.terminations), Decimal(0))
 
 
 def default_through(effective: date) -> date:
@@ -177,8 +178,7 @@ def _check_contract(contract: ContractState, effective: date) -> list[Problem]:
         return [
             Problem(
                 Code.OUT_OF_RANGE,
-                f"effective date {effective} is outside the contract "
-                f"({contract.start} to {end})",
+                f"effective date {effective} is outside the contract ({contract.start} to {end})",
                 ("effectiveDate",),
             )
         ]
@@ -228,7 +228,9 @@ def plan_amendment(
             else:
                 before = line.quantity_on(effective)
                 terms = _delta_terms(
-                    contract, effective, align_billing,
+                    contract,
+                    effective,
+                    align_billing,
                     quantity=change.quantity - before,
                     unit_price=line.unit_price,
                     pricing_term_months=line.pricing_term_months,
@@ -236,13 +238,16 @@ def plan_amendment(
                     frequency=line.frequency,
                     billing_type=line.billing_type,
                 )
-                deltas.append(_delta(index, line, line.product, before, change.quantity, terms,
-                                     through))
+                deltas.append(
+                    _delta(index, line, line.product, before, change.quantity, terms, through)
+                )
         else:
             product = change.product
             assert product is not None
             terms = _delta_terms(
-                contract, effective, align_billing,
+                contract,
+                effective,
+                align_billing,
                 quantity=change.quantity,
                 unit_price=product.list_price if change.unit_price is None else change.unit_price,
                 pricing_term_months=product.pricing_term_months,
@@ -254,7 +259,11 @@ def plan_amendment(
     if problems:
         raise EngineError(problems)
     return AmendmentPlan(
-        effective, through, tuple(deltas), tuple(terminations), contract.end,
+        effective,
+        through,
+        tuple(deltas),
+        tuple(terminations),
+        contract.end,
         evergreen=contract.end is None,
     )
 
@@ -272,8 +281,13 @@ def plan_cancellation(
     for line in contract.lines:
         terminations.extend(_terminate_line(contract, line, cut, effective, through))
     return AmendmentPlan(
-        effective, through, (), tuple(terminations), cut,
-        cancels_contract=True, evergreen=contract.end is None,
+        effective,
+        through,
+        (),
+        tuple(terminations),
+        cut,
+        cancels_contract=True,
+        evergreen=contract.end is None,
     )
 
 
@@ -305,7 +319,8 @@ def _check_change(
             )
         if change.line in seen:
             return Problem(
-                Code.INVALID, "a line can be changed once per amendment",
+                Code.INVALID,
+                "a line can be changed once per amendment",
                 (*path, "contractLineId"),
             )
         if line.charge_type is ChargeType.ONE_TIME:
@@ -320,8 +335,9 @@ def _check_change(
             return Problem(Code.INVALID, "the quantity is unchanged", (*path, "quantity"))
         return None
     if change.quantity == 0:
-        return Problem(Code.INVALID, "a new product needs a quantity of at least 1",
-                       (*path, "quantity"))
+        return Problem(
+            Code.INVALID, "a new product needs a quantity of at least 1", (*path, "quantity")
+        )
     if change.unit_price is not None and change.unit_price < 0:
         return Problem(Code.INVALID, "unit price cannot be negative", (*path, "unitPrice"))
     return None

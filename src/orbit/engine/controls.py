@@ -79,7 +79,10 @@ def plan_join(
             if head.billed or tail.billed or head.line.is_credit or tail.line.is_credit:
                 return None
             joined = join_lines(
-                head.line, tail.line, exact_before(stored, index), terms.currency,
+                head.line,
+                tail.line,
+                exact_before(stored, index),
+                terms.currency,
                 terms.billing_type,
             )
             return BillThroughJoin((head, tail), joined)
@@ -122,7 +125,7 @@ def plan_recut(
     series = new_series.with_months(terms.frequency.months)
     regular = [s for s in stored if not s.line.is_credit]
     billed_ends = [s.line.end for s in regular if s.billed]
-    start = max([change_start, *(end + ONE_DAY for end in billed_ends)])
+    start = max([change_start, terms.start, *(end + ONE_DAY for end in billed_ends)])
     replaced: list[StoredLine] = []
     head: Line | None = None
     remaining = Fraction(0)

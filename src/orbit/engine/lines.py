@@ -77,5 +77,9 @@ def keep_until(
     parts = line.portion(line.start, last_day)
     value = sum((p.value for p in parts), Fraction(0))
     (amount,) = cumulative_amounts([value], currency, before)
-    due = line.due if billing_type is BillingType.ADVANCE else own_due(billing_type, line.start, last_day)
+    due = (
+        line.due
+        if billing_type is BillingType.ADVANCE
+        else own_due(billing_type, line.start, last_day)
+    )
     return Line(line.start, last_day, due, parts, amount)

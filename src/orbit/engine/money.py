@@ -28,7 +28,8 @@ def minor_units(currency: str) -> int:
         raise EngineError(Code.INVALID, f"unknown currency {currency!r}", ("currency",)) from None
     if exponent is None:
         raise EngineError(
-            Code.INVALID, f"currency {currency!r} has no minor unit and cannot be billed",
+            Code.INVALID,
+            f"currency {currency!r} has no minor unit and cannot be billed",
             ("currency",),
         )
     return int(exponent)

@@ -124,7 +124,8 @@ class OrderProductTerms:
                 raise ValueError("the series' period does not match the billing frequency")
         if self.pricing_term_months < 1:
             raise ValueError("pricing term must be at least one month")
-        if self.end is not None and self.end < self.start:
+        if self.end is not None and self.end < self.start - ONE_DAY:
+            # (ending the day before it starts is an order product removed whole)
             raise ValueError(f"order product ends ({self.end}) before it starts ({self.start})")
 
     @property
@@ -181,6 +182,11 @@ def build_schedule(terms: OrderProductTerms, through: date | None = None) -> lis
         return [_one_time_line(terms)]
     if terms.end is None and through is None:
         raise ValueError("an evergreen schedule needs a 'through' date")
+    if terms.end is None and terms.treatment is PartialPeriodTreatment.COMBINE:
+        # reach the first full period, so that a leading partial line is merged with it
+        # however far ahead the schedule is first built
+        assert terms.series is not None and through is not None
+        through = max(through, terms.series.period_containing(terms.start).end + ONE_DAY)
     drafts = _cut(terms, terms.start, terms.end, through)
     if terms.treatment is PartialPeriodTreatment.COMBINE:
         drafts = _combine_leading(terms, drafts)
@@ -193,9 +199,7 @@ def build_schedule(terms: OrderProductTerms, through: date | None = None) -> lis
     return lines
 
 
-def extend_schedule(
-    terms: OrderProductTerms, lines: Sequence[Line], through: date
-) -> list[Line]:
+def extend_schedule(terms: OrderProductTerms, lines: Sequence[Line], through: date) -> list[Line]:
     """New lines of an evergreen schedule after ``lines``, up to ``through``."""
     if not terms.is_evergreen:
         return []
@@ -223,9 +227,7 @@ def continue_schedule(
 def _one_time_line(terms: OrderProductTerms) -> Line:
     value = terms.one_time_value
     due = terms.start
-    if terms.alignment is not None and not is_billing_day(
-        terms.start, terms.alignment.billing_day
-    ):
+    if terms.alignment is not None and not is_billing_day(terms.start, terms.alignment.billing_day):
         due = _aligned_due(terms.alignment, terms.start)
     part = Part(terms.start, terms.start, Fraction(1), value)
     return Line(terms.start, terms.start, due, (part,), round_money(value, terms.currency))
@@ -310,9 +312,11 @@ class DueState:
 def effective_due_dates(lines: Sequence[DueState]) -> list[date]:
     """Effective due dates, in schedule order.
 
-    An unbilled line is due on its override if it has one, else on the later of its
-    own due date and the previous unbilled line's effective due date, so effective
-    dates never go backwards. Billed lines and credit lines constrain nothing.
+    The first unbilled line is due on its override if it carries one; every other
+    unbilled line on the later of its own due date and the previous unbilled line's
+    effective due date, so effective dates never go backwards (an override bound to
+    a line waits while an earlier line is unbilled again). Billed lines and credit
+    lines constrain nothing.
     """
     result: list[date] = []
     previous: date | None = None
@@ -320,7 +324,7 @@ def effective_due_dates(lines: Sequence[DueState]) -> list[date]:
         if line.is_credit or line.billed:
             result.append(line.due)
             continue
-        if line.override is not None:
+        if line.override is not None and previous is None:
             effective = line.override
         elif previous is None:
             effective = line.due

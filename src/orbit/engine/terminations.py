@@ -58,9 +58,11 @@ def terminate(
     ``stored`` is its schedule in order; for an evergreen order product it must
     reach past ``cut`` (and ``through``, for the total).
     """
-    counted = (lambda line: line.start <= through) if (
-        terms.is_evergreen and through is not None
-    ) else (lambda line: True)
+    counted = (
+        (lambda line: line.start <= through)
+        if (terms.is_evergreen and through is not None)
+        else (lambda line: True)
+    )
     removed: list[StoredLine] = []
     cut_line: StoredLine | None = None
     kept_line: Line | None = None

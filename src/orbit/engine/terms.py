@@ -47,8 +47,7 @@ def contract_term(
     if term_months is not None and end is not None:
         raise EngineError(Code.INVALID, "give termMonths or endDate, not both", ("termMonths",))
     if term_months is not None:
-        return ContractTerm(start, term_end(start, term_months, start.day), term_months,
-                            start.day)
+        return ContractTerm(start, term_end(start, term_months, start.day), term_months, start.day)
     if end is not None:
         if end < start:
             raise EngineError(Code.INVALID, "the contract ends before it starts", ("endDate",))
@@ -64,7 +63,10 @@ def renewal_term(
     requested_months: int | None = None,
 ) -> ContractTerm:
     """The term of the contract renewing one that ends on ``end``."""
-    months = requested_months or renewal_term_months or term_months or DEFAULT_RENEWAL_MONTHS
+    months = next(
+        (m for m in (requested_months, renewal_term_months, term_months) if m is not None),
+        DEFAULT_RENEWAL_MONTHS,
+    )
     start = end + ONE_DAY
     return ContractTerm(start, term_end(start, months, anniversary), months, anniversary)
 

@@ -69,7 +69,9 @@ class Actor:
 
     def require(self, permission: Permission) -> None:
         if not self.can(permission):
-            raise AccessDenied(f"role {self.role.value} may not {permission.value.replace('_', ' ')}")
+            raise AccessDenied(
+                f"role {self.role.value} may not {permission.value.replace('_', ' ')}"
+            )
 
     @property
     def owner_scope(self) -> int | None:

@@ -92,7 +92,7 @@ class AccountChanges:
     proration_policy: ProrationPolicy | None = None
     partial_period_treatment: PartialPeriodTreatment | None = None
     requires_purchase_order: bool | None = None
-    owner_id: int | None | object = UNSET
+    owner_id: int | object | None = UNSET
 
 
 async def update_account(actor: Actor, account_id: int, changes: AccountChanges) -> Account:

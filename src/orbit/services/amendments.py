@@ -32,6 +32,7 @@ from orbit.engine.amendments import (
     ContractState,
     OrderProductState,
     ProductInfo,
+    default_through,
     plan_amendment,
     plan_cancellation,
 )
@@ -86,9 +87,13 @@ async def contract_state(contract: Contract, account: Account) -> ContractState:
         contract_id=contract.id, order__status=OrderStatus.ACTIVATED
     ).order_by("id")
     schedules = await schedules_of(ops)
-    latest = await Order.filter(
-        contract_id=contract.id, type=OrderType.AMENDMENT, status=OrderStatus.ACTIVATED
-    ).order_by("-effective_date").first()
+    latest = (
+        await Order.filter(
+            contract_id=contract.id, type=OrderType.AMENDMENT, status=OrderStatus.ACTIVATED
+        )
+        .order_by("-effective_date")
+        .first()
+    )
     line_states = []
     for line in lines:
         line_states.append(
@@ -124,8 +129,12 @@ async def contract_state(contract: Contract, account: Account) -> ContractState:
 
 def product_info(product: Product) -> ProductInfo:
     return ProductInfo(
-        product.id, product.charge_type, product.list_price, product.pricing_term_months,
-        product.billing_frequency, product.billing_type,
+        product.id,
+        product.charge_type,
+        product.list_price,
+        product.pricing_term_months,
+        product.billing_frequency,
+        product.billing_type,
     )
 
 
@@ -168,6 +177,16 @@ async def _plan(
     contract: Contract, data: AmendmentInput | None, effective: date, through: date | None
 ) -> AmendmentPlan:
     account = await Account.get(id=contract.account_id)
+    if contract.end_date is None:
+        # evergreen schedules must be stored past the date being cut and the
+        # preview's horizon, so every line the amendment touches exists
+        from orbit.services.billing import ensure_horizon
+
+        ops = await OrderProduct.filter(
+            contract_id=contract.id, end_date=None, order__status=OrderStatus.ACTIVATED
+        )
+        reach = max(effective, through or default_through(effective))
+        await ensure_horizon(ops, reach, clock.today(account.timezone))
     state = await contract_state(contract, account)
     try:
         if data is None:
@@ -197,8 +216,11 @@ async def amend_contract(
 ) -> tuple[Contract, Order, AmendmentPlan]:
     """Create and activate the AMENDMENT order that the preview describes."""
     actor.require(Permission.MANAGE_CONTRACTS)
-    po = check.text(data.purchase_order_number, "purchaseOrderNumber", 100, required=False) \
-        if data.purchase_order_number is not None else None
+    po = (
+        check.text(data.purchase_order_number, "purchaseOrderNumber", 100, required=False)
+        if data.purchase_order_number is not None
+        else None
+    )
     async with in_transaction():
         contract = await get_contract(actor, data.contract_id, lock=True)
         plan = await _plan(contract, data, data.effective_date, None)
@@ -221,7 +243,7 @@ async def cancel_contract(
         contract.notice_deadline = None
         await contract.save(update_fields=["status", "end_date", "notice_deadline"])
         await ContractLine.filter(contract_id=contract.id, cancelled=False).update(
-            end_date=plan.contract_end
+            end_date=plan.contract_end, cancelled=True
         )
         await record(actor, "contract.cancel", contract, _summary(plan, order))
     return contract, order, plan

@@ -26,7 +26,9 @@ async def record(
     """Write an audit event for ``action`` on ``entity`` (call inside the operation's
     transaction)."""
     if account_id is None:
-        account_id = entity.id if isinstance(entity, Account) else getattr(entity, "account_id", None)
+        account_id = (
+            entity.id if isinstance(entity, Account) else getattr(entity, "account_id", None)
+        )
     return await AuditEvent.create(
         actor_id=actor.user_id,
         action=action,

@@ -96,7 +96,9 @@ async def due_lines(
     if not by_id:
         return []
     override_lines = [op.override_line_id for op in ops if op.override_line_id is not None]
-    condition = Q(due_date__lte=target)
+    # A line due by the target starts by then (every line is due on or after its
+    # start), and so do the lines before it, whose effective dates it depends on.
+    condition = Q(period_start__lte=target)
     if override_lines:
         condition |= Q(id__in=override_lines)
     rows = await ScheduleLine.filter(account_id=account.id, removed=False).filter(condition)
@@ -124,8 +126,9 @@ async def due_lines(
             if holds is not None and holds.holds_line(op, row.amount < 0):
                 continue
             result.append(DueLine(row, op, effective))
-    result.sort(key=lambda d: (d.order_product.contract_id, d.order_product.id,
-                               schedule_order(d.row)))
+    result.sort(
+        key=lambda d: (d.order_product.contract_id, d.order_product.id, schedule_order(d.row))
+    )
     return result
 
 
@@ -163,7 +166,9 @@ async def _holds_after_rules(account: Account, today: date, write: bool) -> Hold
     if rules.overdue_days is not None and await overdue(account, rules.overdue_days, today):
         holds.append(
             BillingHold(
-                account_id=account.id, scope=HoldScope.ACCOUNT, source=HoldSource.OVERDUE_RULE,
+                account_id=account.id,
+                scope=HoldScope.ACCOUNT,
+                source=HoldSource.OVERDUE_RULE,
                 reason="overdue",
             )
         )
@@ -179,13 +184,16 @@ class BillResult:
 
 
 def describe(product: Product, op: OrderProduct, row: ScheduleLine) -> str:
-    period = (
-        row.period_start.isoformat()
-        if row.period_start == row.period_end
-        else f"{row.period_start.isoformat()} to {row.period_end.isoformat()}"
+    return line_description(
+        product.name, op.quantity, row.period_start, row.period_end, row.is_credit
     )
-    label = "credit: " if row.is_credit else ""
-    return f"{label}{product.name} x {op.quantity}, {period}"[:300]
+
+
+def line_description(name: str, quantity: int, start: date, end: date, is_credit: bool) -> str:
+    """How a document line reads: the product, the quantity and the period."""
+    period = start.isoformat() if start == end else f"{start.isoformat()} to {end.isoformat()}"
+    label = "credit: " if is_credit else ""
+    return f"{label}{name} x {quantity}, {period}"[:300]
 
 
 async def bill_account(
@@ -205,9 +213,11 @@ async def bill_account(
         raise LookupError(f"account {account_id} does not exist")
     work = None
     if run is not None:
-        work = await InvoiceRunAccount.filter(
-            run_id=run.id, account_id=account_id
-        ).select_for_update().first()
+        work = (
+            await InvoiceRunAccount.filter(run_id=run.id, account_id=account_id)
+            .select_for_update()
+            .first()
+        )
         if work is not None and work.status is RunAccountStatus.DONE:
             return BillResult(None, 0, fresh=False)
     today = clock.today(account.timezone)
@@ -226,7 +236,8 @@ async def bill_account(
                 changed += ["override_line_id", "next_billing_date_override"]
             if op.bill_through_override is not None and any(
                 d.row.period_end == op.bill_through_override
-                for d in lines if d.order_product.id == op.id
+                for d in lines
+                if d.order_product.id == op.id
             ):
                 op.bill_through_override = None
                 changed.append("bill_through_override")
@@ -257,8 +268,7 @@ async def _create_document(
         open_balance=0,
     )
     products = {
-        p.id: p
-        for p in await Product.filter(id__in={d.order_product.product_id for d in lines})
+        p.id: p for p in await Product.filter(id__in={d.order_product.product_id for d in lines})
     }
     await InvoiceLine.bulk_create(
         [

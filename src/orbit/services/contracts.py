@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from tortoise.transactions import in_transaction
@@ -87,8 +87,6 @@ async def get_order(actor: Actor, order_id: int, lock: bool = False) -> Order:
 
 
 def _notice_deadline(end: date | None, notice_days: int) -> date | None:
-    from datetime import timedelta
-
     return None if end is None else end - timedelta(days=notice_days)
 
 
@@ -150,8 +148,9 @@ async def create_contract(actor: Actor, data: ContractInput) -> tuple[Contract, 
             path = ("lines", str(index))
             product = products[line.product_id]
             await _add_line(account, contract, order, product, line, path)
-        await record(actor, "contract.create", contract,
-                     {"order": order.number, "lines": len(data.lines)})
+        await record(
+            actor, "contract.create", contract, {"order": order.number, "lines": len(data.lines)}
+        )
         if data.activate:
             await _activate(actor, order, account, contract)
     return contract, order
@@ -183,8 +182,10 @@ async def _add_line(
     if line.quantity < 1:
         raise DomainError(Code.INVALID, "quantity must be at least 1", (*path, "quantity"))
     check.whole(line.quantity, "quantity", 1, 10**9)
-    price = product.list_price if line.unit_price is None else check.unit_price(
-        line.unit_price, "unitPrice"
+    price = (
+        product.list_price
+        if line.unit_price is None
+        else check.unit_price(line.unit_price, "unitPrice")
     )
     recurring = product.charge_type is ChargeType.RECURRING
     frequency = (line.billing_frequency if recurring else None) or product.billing_frequency
@@ -227,8 +228,11 @@ async def store_schedule(op: OrderProduct, lines: Sequence[Line], through: date 
     """Persist a freshly computed schedule and the order product's fixed total."""
     await ScheduleLine.bulk_create([row_of(op, line) for line in lines])
     op.scheduled_through = through
-    op.total_amount = None if op.end_date is None and op.charge_type is ChargeType.RECURRING \
+    op.total_amount = (
+        None
+        if op.end_date is None and op.charge_type is ChargeType.RECURRING
         else schedule_total(lines)
+    )
     await op.save(update_fields=["scheduled_through", "total_amount"])
 
 
@@ -316,8 +320,12 @@ async def set_purchase_order_number(actor: Actor, order_id: int, number: str) ->
         released = await BillingHold.filter(
             order_id=order.id, source=HoldSource.PURCHASE_ORDER_RULE, released_at=None
         ).update(released_at=clock.now())
-        await record(actor, "order.set_purchase_order_number", order,
-                     {"purchaseOrderNumber": value, "holdsReleased": released})
+        await record(
+            actor,
+            "order.set_purchase_order_number",
+            order,
+            {"purchaseOrderNumber": value, "holdsReleased": released},
+        )
     return order
 
 
@@ -339,20 +347,23 @@ async def renew_contract(
         old = await get_contract(actor, contract_id, lock=True)
         if old.status is not ContractStatus.ACTIVE:
             raise DomainError(
-                Code.INVALID_STATE, f"only an ACTIVE contract renews; this one is "
-                f"{old.status.value}", ("contractId",),
+                Code.INVALID_STATE,
+                f"only an ACTIVE contract renews; this one is {old.status.value}",
+                ("contractId",),
             )
         if old.end_date is None:
             raise DomainError(
                 Code.INVALID_STATE, "an evergreen contract does not renew", ("contractId",)
             )
         if await Contract.filter(renewal_of_id=old.id).exists():
-            raise DomainError(Code.INVALID_STATE, "the contract is already renewed",
-                              ("contractId",))
+            raise DomainError(
+                Code.INVALID_STATE, "the contract is already renewed", ("contractId",)
+            )
         account = await Account.get(id=old.account_id)
-        anniversary = old.anniversary_day or (old.end_date.day % 31) + 1
-        term = renewal_term(old.end_date, anniversary, old.renewal_term_months,
-                            old.term_months, term_months)
+        anniversary = old.anniversary_day or (old.end_date + timedelta(days=1)).day
+        term = renewal_term(
+            old.end_date, anniversary, old.renewal_term_months, old.term_months, term_months
+        )
         uplift = old.renewal_uplift_percent if uplift_percent is None else uplift_percent
         new = await Contract.create(
             account_id=account.id,
@@ -372,13 +383,19 @@ async def renew_contract(
             owner_id=account.owner_id,
         )
         order = await Order.create(
-            account=account, contract=new, type=OrderType.RENEWAL, status=OrderStatus.DRAFT,
+            account=account,
+            contract=new,
+            type=OrderType.RENEWAL,
+            status=OrderStatus.DRAFT,
             effective_date=term.start,
         )
         for line in await renewing_lines(old):
             product = await Product.get(id=line.product_id)
             await _add_line(
-                account, new, order, product,
+                account,
+                new,
+                order,
+                product,
                 LineInput(
                     product_id=product.id,
                     quantity=line.quantity,
@@ -417,12 +434,19 @@ async def lines_in_effect(contract: Contract, on: date) -> list[LineInEffect]:
     quantities: dict[int, int] = {}
     for op in ops:
         if op["start_date"] <= on and (op["end_date"] is None or on <= op["end_date"]):
-            quantities[op["contract_line_id"]] = quantities.get(op["contract_line_id"], 0) + \
-                op["quantity"]
+            quantities[op["contract_line_id"]] = (
+                quantities.get(op["contract_line_id"], 0) + op["quantity"]
+            )
     return [
         LineInEffect(
-            line.id, line.product_id, line.charge_type, quantities.get(line.id, 0),
-            line.unit_price, line.pricing_term_months, line.billing_frequency, line.billing_type,
+            line.id,
+            line.product_id,
+            line.charge_type,
+            quantities.get(line.id, 0),
+            line.unit_price,
+            line.pricing_term_months,
+            line.billing_frequency,
+            line.billing_type,
         )
         for line in lines
     ]
@@ -432,6 +456,7 @@ async def renewing_lines(contract: Contract) -> list[LineInEffect]:
     """The recurring lines with quantity >= 1 in effect on the contract's end date."""
     assert contract.end_date is not None
     return [
-        line for line in await lines_in_effect(contract, contract.end_date)
+        line
+        for line in await lines_in_effect(contract, contract.end_date)
         if line.charge_type is ChargeType.RECURRING and line.quantity >= 1
     ]

@@ -50,9 +50,7 @@ class OverrideInput:
 
 def next_due(stored: Sequence[StoredLine]) -> date | None:
     """Effective due date of the first unbilled regular line."""
-    states = [
-        DueState(s.line.due, s.billed, s.line.is_credit, s.override) for s in stored
-    ]
+    states = [DueState(s.line.due, s.billed, s.line.is_credit, s.override) for s in stored]
     for item, effective in zip(stored, effective_due_dates(states), strict=True):
         if not item.billed and not item.line.is_credit:
             return effective
@@ -63,25 +61,28 @@ async def _targets(actor: Actor, data: OverrideInput) -> list[OrderProduct]:
     if (data.order_product_id is None) == (data.contract_id is None):
         raise DomainError(Code.INVALID, "give orderProductId or contractId", ("orderProductId",))
     if data.order_product_id is not None:
-        op = await OrderProduct.filter(
-            id=data.order_product_id
-        ).select_for_update().first()
+        op = await OrderProduct.filter(id=data.order_product_id).select_for_update().first()
         account = await Account.get_or_none(id=op.account_id) if op else None
         if op is None or account is None or not actor.sees(account):
             raise NotFound("order product", ("orderProductId",))
         order_status = (await op.order).status
         if order_status is not OrderStatus.ACTIVATED:
-            raise DomainError(Code.INVALID_STATE, "the order is not activated",
-                              ("orderProductId",))
+            raise DomainError(Code.INVALID_STATE, "the order is not activated", ("orderProductId",))
         return [op]
     assert data.contract_id is not None
     contract = await get_contract(actor, data.contract_id, lock=True)
     if contract.status is not ContractStatus.ACTIVE:
         raise DomainError(Code.INVALID_STATE, "the contract is not ACTIVE", ("contractId",))
-    ops = await OrderProduct.filter(
-        contract_id=contract.id, order__status=OrderStatus.ACTIVATED, align_billing=True,
-        charge_type=ChargeType.RECURRING,
-    ).order_by("id").select_for_update()
+    ops = (
+        await OrderProduct.filter(
+            contract_id=contract.id,
+            order__status=OrderStatus.ACTIVATED,
+            align_billing=True,
+            charge_type=ChargeType.RECURRING,
+        )
+        .order_by("id")
+        .select_for_update()
+    )
     if data.clear:
         return list(ops)
     schedules = await schedules_of(ops)
@@ -96,8 +97,9 @@ async def override_billing_dates(actor: Actor, data: OverrideInput) -> list[Orde
     if data.clear and (data.next_billing_date or data.bill_through_date):
         raise DomainError(Code.INVALID, "clear takes no dates", ("clear",))
     if not data.clear and data.next_billing_date is None and data.bill_through_date is None:
-        raise DomainError(Code.INVALID, "give nextBillingDate, billThroughDate or clear",
-                          ("nextBillingDate",))
+        raise DomainError(
+            Code.INVALID, "give nextBillingDate, billThroughDate or clear", ("nextBillingDate",)
+        )
     async with in_transaction():
         ops = await _targets(actor, data)
         if not ops:
@@ -108,9 +110,15 @@ async def override_billing_dates(actor: Actor, data: OverrideInput) -> list[Orde
             else:
                 await _override(op, data)
         await record(
-            actor, "billing_dates.override", ops[0],
-            {"orderProducts": [op.id for op in ops], "nextBillingDate": data.next_billing_date,
-             "billThroughDate": data.bill_through_date, "clear": data.clear},
+            actor,
+            "billing_dates.override",
+            ops[0],
+            {
+                "orderProducts": [op.id for op in ops],
+                "nextBillingDate": data.next_billing_date,
+                "billThroughDate": data.bill_through_date,
+                "clear": data.clear,
+            },
         )
     return ops
 
@@ -137,8 +145,9 @@ async def _override(op: OrderProduct, data: OverrideInput) -> None:
         stored = await _schedule(op)
         index = first_unbilled(stored)
         if index is None:
-            raise DomainError(Code.INVALID_STATE, "the order product is fully billed",
-                              ("orderProductId",))
+            raise DomainError(
+                Code.INVALID_STATE, "the order product is fully billed", ("orderProductId",)
+            )
         op.override_line_id = int(stored[index].key)  # type: ignore[call-overload]
         op.next_billing_date_override = data.next_billing_date
     await op.save()
@@ -166,14 +175,17 @@ async def change_billing_day(actor: Actor, contract_id: int, day: int) -> Contra
         if contract.status is not ContractStatus.ACTIVE:
             raise DomainError(Code.INVALID_STATE, "the contract is not ACTIVE", ("contractId",))
         if day == contract.billing_day_of_month:
-            raise DomainError(Code.INVALID, "the contract already bills on that day",
-                              ("billingDayOfMonth",))
+            raise DomainError(
+                Code.INVALID, "the contract already bills on that day", ("billingDayOfMonth",)
+            )
         account = await Account.get(id=contract.account_id)
         today = clock.today(account.timezone)
         change_start = billing_day_change_start(today, contract.billing_day_of_month)
         series = new_series_after_change(today, contract.billing_day_of_month, day)
         ops = await OrderProduct.filter(
-            contract_id=contract.id, order__status=OrderStatus.ACTIVATED, align_billing=True,
+            contract_id=contract.id,
+            order__status=OrderStatus.ACTIVATED,
+            align_billing=True,
             charge_type=ChargeType.RECURRING,
         ).order_by("id")
         schedules = await schedules_of(ops)
@@ -195,6 +207,10 @@ async def change_billing_day(actor: Actor, contract_id: int, day: int) -> Contra
         contract.billing_day_of_month = day
         contract.series_anchor = series.anchor
         await contract.save(update_fields=["billing_day_of_month", "series_anchor"])
-        await record(actor, "contract.change_billing_day", contract,
-                     {"from": old_day, "to": day, "from_date": change_start})
+        await record(
+            actor,
+            "contract.change_billing_day",
+            contract,
+            {"from": old_day, "to": day, "from_date": change_start},
+        )
     return contract

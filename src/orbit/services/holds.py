@@ -96,7 +96,8 @@ async def place_hold(actor: Actor, data: HoldInput) -> BillingHold:
         account = await Account.get(id=account_id)
         if data.release_on is not None and data.release_on <= clock.today(account.timezone):
             raise DomainError(
-                Code.OUT_OF_RANGE, "releaseOn must be after today (in the account's time zone)",
+                Code.OUT_OF_RANGE,
+                "releaseOn must be after today (in the account's time zone)",
                 ("releaseOn",),
             )
         hold = await BillingHold.create(
@@ -235,9 +236,13 @@ async def accounts_with_overdue_candidates() -> list[int]:
     holding = await BillingHold.filter(
         source=HoldSource.OVERDUE_RULE, released_at=None
     ).values_list("account_id", flat=True)
-    owing = await Invoice.filter(
-        document_type=DocumentType.INVOICE, status=InvoiceStatus.POSTED, payment_status__in=OPEN
-    ).distinct().values_list("account_id", flat=True)
+    owing = (
+        await Invoice.filter(
+            document_type=DocumentType.INVOICE, status=InvoiceStatus.POSTED, payment_status__in=OPEN
+        )
+        .distinct()
+        .values_list("account_id", flat=True)
+    )
     return sorted({int(a) for a in holding} | {int(a) for a in owing})
 
 

@@ -81,8 +81,9 @@ async def post_invoice(actor: Actor, invoice_id: int) -> Invoice:
         invoice = await get_invoice(actor, invoice_id, lock=True)
         if invoice.status is not InvoiceStatus.DRAFT:
             raise DomainError(
-                Code.INVALID_STATE, f"only a DRAFT document can be posted; this one is "
-                f"{invoice.status.value}", ("invoiceId",),
+                Code.INVALID_STATE,
+                f"only a DRAFT document can be posted; this one is {invoice.status.value}",
+                ("invoiceId",),
             )
         await post_document(invoice, clock.today(invoice.account.timezone))
         await record(actor, "invoice.post", invoice, {"number": invoice.number})
@@ -96,9 +97,12 @@ async def post_run(actor: Actor, run_id: int) -> list[Invoice]:
         run = await InvoiceRun.get_or_none(id=run_id).select_for_update()
         if run is None:
             raise NotFound("invoice run", ("invoiceRunId",))
-        drafts = await Invoice.filter(
-            invoice_run_id=run_id, status=InvoiceStatus.DRAFT
-        ).select_related("account").order_by("id").select_for_update(of=("invoices",))
+        drafts = (
+            await Invoice.filter(invoice_run_id=run_id, status=InvoiceStatus.DRAFT)
+            .select_related("account")
+            .order_by("id")
+            .select_for_update(of=("invoices",))
+        )
         for invoice in drafts:
             await post_document(invoice, clock.today(invoice.account.timezone))
         await record(actor, "invoice_run.post", run, {"posted": len(drafts)})
@@ -112,8 +116,9 @@ async def cancel_invoice(actor: Actor, invoice_id: int) -> Invoice:
         invoice = await get_invoice(actor, invoice_id, lock=True)
         if invoice.status is not InvoiceStatus.DRAFT:
             raise DomainError(
-                Code.INVALID_STATE, f"only a DRAFT document can be cancelled; this one is "
-                f"{invoice.status.value}", ("invoiceId",),
+                Code.INVALID_STATE,
+                f"only a DRAFT document can be cancelled; this one is {invoice.status.value}",
+                ("invoiceId",),
             )
         invoice.status = InvoiceStatus.CANCELLED
         await invoice.save(update_fields=["status"])
@@ -122,7 +127,9 @@ async def cancel_invoice(actor: Actor, invoice_id: int) -> Invoice:
     return invoice
 
 
-async def credit_invoice(actor: Actor, invoice_id: int, rebill: bool = True) -> tuple[Invoice, Invoice]:
+async def credit_invoice(
+    actor: Actor, invoice_id: int, rebill: bool = True
+) -> tuple[Invoice, Invoice]:
     """Reverse a POSTED invoice with a POSTED credit note mirroring its lines.
 
     The credit note is applied to the invoice first; with ``rebill`` the invoice's
@@ -137,15 +144,14 @@ async def credit_invoice(actor: Actor, invoice_id: int, rebill: bool = True) -> 
             raise DomainError(Code.INVALID, "only an invoice can be credited", ("invoiceId",))
         if invoice.status is not InvoiceStatus.POSTED:
             raise DomainError(
-                Code.INVALID_STATE, f"only a POSTED invoice can be credited; this one is "
-                f"{invoice.status.value}", ("invoiceId",),
+                Code.INVALID_STATE,
+                f"only a POSTED invoice can be credited; this one is {invoice.status.value}",
+                ("invoiceId",),
             )
         if await Invoice.filter(reverses_id=invoice.id).exists():
-            raise DomainError(Code.INVALID_STATE, "the invoice is already credited",
-                              ("invoiceId",))
+            raise DomainError(Code.INVALID_STATE, "the invoice is already credited", ("invoiceId",))
         if invoice.total <= 0:
-            raise DomainError(Code.INVALID, "a zero invoice has nothing to credit",
-                              ("invoiceId",))
+            raise DomainError(Code.INVALID, "a zero invoice has nothing to credit", ("invoiceId",))
         account = invoice.account
         today = clock.today(account.timezone)
         note = await Invoice.create(
@@ -187,8 +193,9 @@ async def credit_invoice(actor: Actor, invoice_id: int, rebill: bool = True) -> 
         await apply_credit_note_to(note, invoice)
         await apply_credits(account)
         await evaluate_overdue_rule(account, today)
-        await record(actor, "invoice.credit", invoice,
-                     {"creditNote": note.number, "rebill": rebill})
+        await record(
+            actor, "invoice.credit", invoice, {"creditNote": note.number, "rebill": rebill}
+        )
     return invoice, note
 
 

@@ -85,7 +85,8 @@ async def apply_credits(account: Account) -> int:
         document_type=DocumentType.INVOICE,
         status=InvoiceStatus.POSTED,
         payment_status__in=OPEN,
-    ).order_by("due_date", "posted_on", "number")
+    )
+    invoices = sorted(invoices, key=_invoice_order)
     if not invoices:
         return 0
     payments = await Payment.filter(account_id=account.id, fully_applied=False)
@@ -127,6 +128,12 @@ async def apply_credits(account: Account) -> int:
     return made
 
 
+def _invoice_order(invoice: Invoice) -> tuple[date, date, int]:
+    """Due date, then posted date, then number (INV-000123 -> 123)."""
+    assert invoice.posted_on is not None and invoice.number is not None
+    return (invoice.due_date, invoice.posted_on, int(invoice.number.rsplit("-", 1)[1]))
+
+
 def _remaining(credit: Payment | Invoice) -> Decimal:
     return credit.unapplied if isinstance(credit, Payment) else -credit.open_balance
 
@@ -144,9 +151,9 @@ def _credit_order(credit: Payment | Invoice) -> tuple[date, object, int]:
 
 async def balance(account: Account) -> Decimal:
     """Posted documents less payments: what the customer owes (negative: credit)."""
-    totals = await Invoice.filter(
-        account_id=account.id, status=InvoiceStatus.POSTED
-    ).values_list("total", flat=True)
+    totals = await Invoice.filter(account_id=account.id, status=InvoiceStatus.POSTED).values_list(
+        "total", flat=True
+    )
     paid = await Payment.filter(account_id=account.id).values_list("amount", flat=True)
     return sum(totals, Decimal(0)) - sum(paid, Decimal(0))
 
@@ -178,8 +185,9 @@ def bucket_of(days_past_due: int) -> str:
     raise AssertionError(days_past_due)
 
 
-async def aging(actor: Actor, as_of: date | None = None, owner_id: int | None = None
-                ) -> tuple[date, list[AccountAging]]:
+async def aging(
+    actor: Actor, as_of: date | None = None, owner_id: int | None = None
+) -> tuple[date, list[AccountAging]]:
     """Receivables as they stood on ``as_of``: documents posted and applications dated
     on or before it, by days past due."""
     as_of = as_of or clock.today()
@@ -193,12 +201,14 @@ async def aging(actor: Actor, as_of: date | None = None, owner_id: int | None = 
         accounts = accounts.filter(owner_id=owner_id)
     rows = await accounts
     ids = [a.id for a in rows]
-    documents = await Invoice.filter(
-        account_id__in=ids, status=InvoiceStatus.POSTED, posted_on__lte=as_of
-    ) if ids else []
-    applications = await Application.filter(
-        account_id__in=ids, applied_on__lte=as_of
-    ) if ids else []
+    documents = (
+        await Invoice.filter(account_id__in=ids, status=InvoiceStatus.POSTED, posted_on__lte=as_of)
+        if ids
+        else []
+    )
+    applications = (
+        await Application.filter(account_id__in=ids, applied_on__lte=as_of) if ids else []
+    )
     payments = await Payment.filter(account_id__in=ids, received_on__lte=as_of) if ids else []
     applied_to: dict[int, Decimal] = defaultdict(Decimal)
     applied_from_note: dict[int, Decimal] = defaultdict(Decimal)

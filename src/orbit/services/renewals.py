@@ -89,12 +89,11 @@ async def annual_values(contracts: Sequence[Contract]) -> dict[int, tuple[Decima
         return {}
     ids = [c.id for c in contracts]
     ops = await OrderProduct.filter(
-        contract_id__in=ids, order__status=OrderStatus.ACTIVATED,
+        contract_id__in=ids,
+        order__status=OrderStatus.ACTIVATED,
         charge_type=ChargeType.RECURRING,
     ).values("contract_id", "contract_line_id", "quantity", "start_date", "end_date")
-    lines = {
-        line.id: line for line in await ContractLine.filter(contract_id__in=ids)
-    }
+    lines = {line.id: line for line in await ContractLine.filter(contract_id__in=ids)}
     by_contract = {c.id: c for c in contracts}
     quantities: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for op in ops:
@@ -140,15 +139,17 @@ async def annual_recurring_value(contract: Contract, on: date) -> Decimal:
 async def process_renewals() -> tuple[int, int]:
     """Renew auto-renew contracts that reached their end date; expire the others the
     day after. Returns (renewed, expired)."""
+    from tortoise.transactions import in_transaction
+
     from orbit.services.contracts import renew_contract
     from orbit.services.errors import DomainError
 
-    from tortoise.transactions import in_transaction
-
     horizon = clock.today("Pacific/Kiritimati")
-    candidates = await Contract.filter(
-        status=ContractStatus.ACTIVE, end_date__lte=horizon
-    ).select_related("account").order_by("end_date", "id")
+    candidates = (
+        await Contract.filter(status=ContractStatus.ACTIVE, end_date__lte=horizon)
+        .select_related("account")
+        .order_by("end_date", "id")
+    )
     renewed = expired = 0
     system = Actor.system()
     for contract in candidates:

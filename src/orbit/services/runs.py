@@ -18,6 +18,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from orbit import clock
+from orbit.db.connection import dialect
 from orbit.db.models import (
     Account,
     InvoiceRun,
@@ -25,6 +26,7 @@ from orbit.db.models import (
     InvoiceRunStatus,
     RunAccountStatus,
 )
+from orbit.services import bulk
 from orbit.services.access import Actor, Permission
 from orbit.services.audit import record
 from orbit.services.billing import BillResult, bill_account
@@ -32,7 +34,15 @@ from orbit.services.errors import Code, DomainError, NotFound
 
 log = logging.getLogger("orbit.runs")
 
-CHUNK_SIZE = 50
+
+def chunk_size() -> int:
+    """Accounts per chunk of a run (ORBIT_RUN_CHUNK_SIZE, default 200): the unit of work a
+    worker takes, and on PostgreSQL the accounts billed in one transaction."""
+    import os
+
+    return max(1, int(os.environ.get("ORBIT_RUN_CHUNK_SIZE", "200")))
+
+
 MAX_ERROR = 2000
 
 
@@ -67,15 +77,20 @@ async def start_run(actor: Actor, request: RunRequest) -> InvoiceRun:
             account_scope=json.dumps(ids) if request.account_ids is not None else None,
             accounts_total=len(ids),
         )
+        size = chunk_size()
         await InvoiceRunAccount.bulk_create(
             [
-                InvoiceRunAccount(run_id=run.id, account_id=account_id, chunk=i // CHUNK_SIZE)
+                InvoiceRunAccount(run_id=run.id, account_id=account_id, chunk=i // size)
                 for i, account_id in enumerate(ids)
             ],
             batch_size=5000,
         )
-        await record(actor, "invoice_run.start", run,
-                     {"targetDate": request.target_date, "accounts": len(ids)})
+        await record(
+            actor,
+            "invoice_run.start",
+            run,
+            {"targetDate": request.target_date, "accounts": len(ids)},
+        )
     return run
 
 
@@ -100,9 +115,11 @@ async def begin(run_id: int) -> list[int]:
 
 
 async def pending_chunks(run_id: int) -> list[int]:
-    chunks = await InvoiceRunAccount.filter(
-        run_id=run_id, status=RunAccountStatus.PENDING
-    ).distinct().values_list("chunk", flat=True)
+    chunks = (
+        await InvoiceRunAccount.filter(run_id=run_id, status=RunAccountStatus.PENDING)
+        .distinct()
+        .values_list("chunk", flat=True)
+    )
     return sorted(int(c) for c in chunks)
 
 
@@ -118,16 +135,42 @@ class ChunkResult:
 
 
 async def bill_chunk(run_id: int, chunk: int) -> ChunkResult:
-    """Bill every pending account of one chunk; returns what was billed now."""
+    """Bill every pending account of one chunk; returns what was billed now.
+
+    On PostgreSQL the chunk is billed in one set-based transaction; if that fails
+    for any reason but a transient fault, its accounts are billed one by one, so a
+    bad account is recorded and the others are billed.
+    """
     run = await InvoiceRun.get_or_none(id=run_id)
     if run is None or run.status in FINISHED:
         return ChunkResult()
-    accounts = await InvoiceRunAccount.filter(
-        run_id=run_id, chunk=chunk, status=RunAccountStatus.PENDING
-    ).order_by("account_id").values_list("account_id", flat=True)
+    accounts = [
+        int(a)
+        for a in await InvoiceRunAccount.filter(
+            run_id=run_id, chunk=chunk, status=RunAccountStatus.PENDING
+        )
+        .order_by("account_id")
+        .values_list("account_id", flat=True)
+    ]
+    if not accounts:
+        return ChunkResult()
+    if dialect() == "postgres":
+        try:
+            billed = await bulk.bill_accounts(run, accounts)
+            return ChunkResult(billed.accounts, billed.documents, billed.lines)
+        except Exception as error:
+            if is_transient(error):
+                raise TransientError(str(error)) from error
+            log.warning(
+                "invoice run %s chunk %s: billing account by account (%s: %s)",
+                run_id,
+                chunk,
+                type(error).__name__,
+                error,
+            )
     done = documents = lines = 0
     for account_id in accounts:
-        result = await bill_one(run, int(account_id))
+        result = await bill_one(run, account_id)
         if result is not None and result.fresh:
             done += 1
             documents += 1 if result.invoice else 0
@@ -145,8 +188,9 @@ async def bill_one(run: InvoiceRun, account_id: int) -> BillResult | None:
     except Exception as error:  # an account's failure must not stop the run
         if is_transient(error):
             raise TransientError(str(error)) from error
-        log.warning("invoice run %s: account %s failed: %s", run.id, account_id, error,
-                    exc_info=True)
+        log.warning(
+            "invoice run %s: account %s failed: %s", run.id, account_id, error, exc_info=True
+        )
         await fail_account(run.id, account_id, error)
         return None
 
@@ -154,9 +198,15 @@ async def bill_one(run: InvoiceRun, account_id: int) -> BillResult | None:
 def is_transient(error: BaseException) -> bool:
     names = {type(e).__name__ for e in _chain(error)}
     transient = {
-        "ConnectionError", "ConnectionRefusedError", "ConnectionResetError",
-        "ConnectionDoesNotExistError", "InterfaceError", "DeadlockDetectedError",
-        "SerializationError", "CannotConnectNowError", "TooManyConnectionsError",
+        "ConnectionError",
+        "ConnectionRefusedError",
+        "ConnectionResetError",
+        "ConnectionDoesNotExistError",
+        "InterfaceError",
+        "DeadlockDetectedError",
+        "SerializationError",
+        "CannotConnectNowError",
+        "TooManyConnectionsError",
         "OperationalError",
     }
     return bool(names & transient)
@@ -197,9 +247,7 @@ async def finish_if_done(run_id: int) -> InvoiceRun | None:
         run = await InvoiceRun.filter(id=run_id).select_for_update().first()
         if run is None or run.status in FINISHED:
             return None
-        if await InvoiceRunAccount.filter(
-            run_id=run_id, status=RunAccountStatus.PENDING
-        ).exists():
+        if await InvoiceRunAccount.filter(run_id=run_id, status=RunAccountStatus.PENDING).exists():
             return None
         failed = await InvoiceRunAccount.filter(
             run_id=run_id, status=RunAccountStatus.FAILED
@@ -217,8 +265,10 @@ async def finish_if_done(run_id: int) -> InvoiceRun | None:
 
 async def fail_run(run_id: int, message: str) -> None:
     """The run itself could not proceed."""
-    await InvoiceRun.filter(id=run_id).exclude(status__in=FINISHED).update(
-        status=InvoiceRunStatus.FAILED, error=message[:MAX_ERROR], finished_at=clock.now()
+    await (
+        InvoiceRun.filter(id=run_id)
+        .exclude(status__in=FINISHED)
+        .update(status=InvoiceRunStatus.FAILED, error=message[:MAX_ERROR], finished_at=clock.now())
     )
 
 
@@ -238,11 +288,13 @@ async def stalled_runs(older_than: timedelta) -> list[int]:
     ).order_by("id")
     stalled = []
     for run in runs:
-        last = await InvoiceRunAccount.filter(
-            run_id=run.id, processed_at__not_isnull=True
-        ).order_by("-processed_at").first()
-        moment = last.processed_at if last and last.processed_at else (
-            run.started_at or run.created_at
+        last = (
+            await InvoiceRunAccount.filter(run_id=run.id, processed_at__not_isnull=True)
+            .order_by("-processed_at")
+            .first()
+        )
+        moment = (
+            last.processed_at if last and last.processed_at else (run.started_at or run.created_at)
         )
         if moment is not None and moment <= limit:
             stalled.append(run.id)

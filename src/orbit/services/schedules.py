@@ -65,8 +65,15 @@ def parts_text(line: Line) -> str | None:
         if part.start == line.start and part.end == line.end:
             return None
     return json.dumps(
-        [[p.start.isoformat(), p.end.isoformat(), rational_text(p.fraction),
-          rational_text(p.value)] for p in line.parts]
+        [
+            [
+                p.start.isoformat(),
+                p.end.isoformat(),
+                rational_text(p.fraction),
+                rational_text(p.value),
+            ]
+            for p in line.parts
+        ]
     )
 
 
@@ -87,7 +94,9 @@ def row_of(op: OrderProduct, line: Line) -> ScheduleLine:
 
 
 def stored_lines(
-    rows: Sequence[ScheduleLine], billed: Iterable[int] = (), reversed_: Iterable[int] = (),
+    rows: Sequence[ScheduleLine],
+    billed: Iterable[int] = (),
+    reversed_: Iterable[int] = (),
     override: tuple[int | None, date | None] = (None, None),
 ) -> list[StoredLine]:
     """Engine lines for stored rows, in schedule order, with their billed state."""

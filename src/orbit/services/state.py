@@ -56,9 +56,7 @@ async def schedules_of(ops: Sequence[OrderProduct]) -> dict[int, list[StoredLine
     """Each order product's stored schedule, in order, with billed state."""
     if not ops:
         return {}
-    rows = await ScheduleLine.filter(
-        order_product_id__in=[op.id for op in ops], removed=False
-    )
+    rows = await ScheduleLine.filter(order_product_id__in=[op.id for op in ops], removed=False)
     billed = await billed_lines(row.id for row in rows)
     reversed_invoices = await reversed_lines(billed.values())
     reversed_ids = {line for line, invoice in billed.items() if invoice in reversed_invoices}
@@ -67,7 +65,9 @@ async def schedules_of(ops: Sequence[OrderProduct]) -> dict[int, list[StoredLine
         by_op[row.order_product_id].append(row)
     return {
         op.id: stored_lines(
-            by_op[op.id], billed, reversed_ids,
+            by_op[op.id],
+            billed,
+            reversed_ids,
             (op.override_line_id, op.next_billing_date_override),
         )
         for op in ops

@@ -66,8 +66,10 @@ def unit_price(value: Decimal, field: str = "unitPrice") -> Decimal:
     if value < 0:
         raise DomainError(Code.INVALID, f"{field} cannot be negative", (field,))
     exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > MAX_PRICE_PLACES and value != value.quantize(
-        Decimal(1).scaleb(-MAX_PRICE_PLACES)
+    if (
+        isinstance(exponent, int)
+        and -exponent > MAX_PRICE_PLACES
+        and value != value.quantize(Decimal(1).scaleb(-MAX_PRICE_PLACES))
     ):
         raise DomainError(
             Code.INVALID, f"{field} has more than {MAX_PRICE_PLACES} decimal places", (field,)
@@ -82,7 +84,8 @@ def money(value: Decimal, currency_code: str, field: str) -> Decimal:
     quantum = Decimal(1).scaleb(-digits)
     if value != value.quantize(quantum):
         raise DomainError(
-            Code.INVALID, f"{field} has more decimals than {currency_code} allows ({digits})",
+            Code.INVALID,
+            f"{field} has more decimals than {currency_code} allows ({digits})",
             (field,),
         )
     return value.quantize(quantum)

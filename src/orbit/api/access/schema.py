@@ -63,7 +63,11 @@ class AccessMutations:
             return CreateUserPayload(user=User.of(row), token=result["token"], user_errors=[])
 
         return await run(
-            info, "createUser", work, build,
-            lambda problems: CreateUserPayload(user=None, token=None,
-                                               user_errors=[UserError.of(p) for p in problems]),
+            info,
+            "createUser",
+            work,
+            build,
+            lambda problems: CreateUserPayload(
+                user=None, token=None, user_errors=[UserError.of(p) for p in problems]
+            ),
         )

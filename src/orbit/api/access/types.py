@@ -25,8 +25,12 @@ class AuditEvent(Node):
     @classmethod
     def of(cls, row: db.AuditEvent) -> AuditEvent:
         return cls(
-            id=strawberry.ID(gid("AuditEvent", row.id)), at=row.at, action=row.action,
-            entity_id=strawberry.ID(row.entity_id), details=row.details, row=row,
+            id=strawberry.ID(gid("AuditEvent", row.id)),
+            at=row.at,
+            action=row.action,
+            entity_id=strawberry.ID(row.entity_id),
+            details=row.details,
+            row=row,
         )
 
     @strawberry.field
@@ -51,8 +55,10 @@ class AuditEventConnection:
     @classmethod
     def of(cls, page: Page[db.AuditEvent]) -> AuditEventConnection:
         return cls(
-            edges=[AuditEventEdge(cursor=c, node=AuditEvent.of(r))
-                   for r, c in zip(page.items, page.cursors, strict=True)],
+            edges=[
+                AuditEventEdge(cursor=c, node=AuditEvent.of(r))
+                for r, c in zip(page.items, page.cursors, strict=True)
+            ],
             page_info=page.page_info,
         )
 

@@ -128,9 +128,11 @@ class AccountMutations:
     async def create_account(self, info: Info, input: CreateAccountInput) -> AccountPayload:
         async def work(actor: Actor) -> Result:
             data = service.AccountInput(
-                name=input.name, currency=input.currency,
+                name=input.name,
+                currency=input.currency,
                 billing_day_of_month=input.billing_day_of_month,
-                payment_term_days=input.payment_term_days, timezone=input.timezone,
+                payment_term_days=input.payment_term_days,
+                timezone=input.timezone,
                 proration_policy=input.proration_policy,
                 partial_period_treatment=input.partial_period_treatment,
                 requires_purchase_order=input.requires_purchase_order,
@@ -144,8 +146,10 @@ class AccountMutations:
     async def update_account(self, info: Info, input: UpdateAccountInput) -> AccountPayload:
         async def work(actor: Actor) -> Result:
             changes = service.AccountChanges(
-                name=input.name, billing_day_of_month=input.billing_day_of_month,
-                payment_term_days=input.payment_term_days, timezone=input.timezone,
+                name=input.name,
+                billing_day_of_month=input.billing_day_of_month,
+                payment_term_days=input.payment_term_days,
+                timezone=input.timezone,
                 proration_policy=input.proration_policy,
                 partial_period_treatment=input.partial_period_treatment,
                 requires_purchase_order=input.requires_purchase_order,
@@ -163,8 +167,11 @@ class AccountMutations:
             product = await service.create_product(
                 actor,
                 service.ProductInput(
-                    sku=input.sku, name=input.name, list_price=input.list_price,
-                    charge_type=input.charge_type, billing_frequency=input.billing_frequency,
+                    sku=input.sku,
+                    name=input.name,
+                    list_price=input.list_price,
+                    charge_type=input.charge_type,
+                    billing_frequency=input.billing_frequency,
                     billing_type=input.billing_type,
                     pricing_term_months=input.pricing_term_months,
                 ),
@@ -172,13 +179,18 @@ class AccountMutations:
             return {"product": product.id}
 
         async def build(result: Result) -> ProductPayload:
-            return ProductPayload(product=Product.of(await db.Product.get(id=result["product"])),
-                                  user_errors=[])
+            return ProductPayload(
+                product=Product.of(await db.Product.get(id=result["product"])), user_errors=[]
+            )
 
         return await run(
-            info, "createProduct", work, build,
-            lambda problems: ProductPayload(product=None,
-                                            user_errors=[UserError.of(p) for p in problems]),
+            info,
+            "createProduct",
+            work,
+            build,
+            lambda problems: ProductPayload(
+                product=None, user_errors=[UserError.of(p) for p in problems]
+            ),
         )
 
 

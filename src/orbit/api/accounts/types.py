@@ -40,8 +40,9 @@ class User(Node):
 
     @classmethod
     def of(cls, row: db.User) -> User:
-        return cls(id=strawberry.ID(gid("User", row.id)), email=row.email, name=row.name,
-                   role=row.role)
+        return cls(
+            id=strawberry.ID(gid("User", row.id)), email=row.email, name=row.name, role=row.role
+        )
 
 
 @strawberry.type
@@ -60,9 +61,13 @@ class Product(Node):
     @classmethod
     def of(cls, row: db.Product) -> Product:
         return cls(
-            id=strawberry.ID(gid("Product", row.id)), sku=row.sku, name=row.name,
-            charge_type=row.charge_type, billing_frequency=row.billing_frequency,
-            billing_type=row.billing_type, list_price=price(row.list_price),
+            id=strawberry.ID(gid("Product", row.id)),
+            sku=row.sku,
+            name=row.name,
+            charge_type=row.charge_type,
+            billing_frequency=row.billing_frequency,
+            billing_type=row.billing_type,
+            list_price=price(row.list_price),
             pricing_term_months=row.pricing_term_months,
         )
 
@@ -85,12 +90,16 @@ class Account(Node):
     @classmethod
     def of(cls, row: db.Account) -> Account:
         return cls(
-            id=strawberry.ID(gid("Account", row.id)), name=row.name, currency=row.currency,
+            id=strawberry.ID(gid("Account", row.id)),
+            name=row.name,
+            currency=row.currency,
             billing_day_of_month=row.billing_day_of_month,
-            payment_term_days=row.payment_term_days, timezone=row.timezone,
+            payment_term_days=row.payment_term_days,
+            timezone=row.timezone,
             proration_policy=row.proration_policy,
             partial_period_treatment=row.partial_period_treatment,
-            requires_purchase_order=row.requires_purchase_order, row=row,
+            requires_purchase_order=row.requires_purchase_order,
+            row=row,
         )
 
     @strawberry.field
@@ -121,8 +130,9 @@ class Account(Node):
     ) -> OrderConnectionRef:
         from orbit.api.contracts.types import OrderConnection
 
-        return OrderConnection.of(await keyset(db.Order.filter(account_id=self.row.id), first,
-                                               after))
+        return OrderConnection.of(
+            await keyset(db.Order.filter(account_id=self.row.id), first, after)
+        )
 
     @strawberry.field
     async def invoices(
@@ -150,13 +160,14 @@ class Account(Node):
 
     @strawberry.field
     async def holds(self, info: Info, active_only: bool = True) -> list[BillingHoldRef]:
-        from orbit.api.billing.types import BillingHold
         from orbit import clock
+        from orbit.api.billing.types import BillingHold
 
         today = clock.today(self.row.timezone)
         rows = await info.context.loaders.holds_of_account.load(self.row.id)
         return [
-            BillingHold.of(row, today) for row in rows
+            BillingHold.of(row, today)
+            for row in rows
             if not active_only or hold_service.is_active(row, today)
         ]
 
@@ -190,7 +201,9 @@ class AccountConnection:
     @classmethod
     def of(cls, page: Page[db.Account]) -> AccountConnection:
         return cls(
-            edges=[AccountEdge(cursor=c, node=Account.of(r))
-                   for r, c in zip(page.items, page.cursors, strict=True)],
+            edges=[
+                AccountEdge(cursor=c, node=Account.of(r))
+                for r, c in zip(page.items, page.cursors, strict=True)
+            ],
             page_info=page.page_info,
         )

@@ -60,8 +60,9 @@ class HoldRulesInput:
 @strawberry.input
 class StartInvoiceRunInput:
     target_date: date
-    invoice_date: date | None = strawberry.field(default=None,
-                                                 description="Defaults to targetDate.")
+    invoice_date: date | None = strawberry.field(
+        default=None, description="Defaults to targetDate."
+    )
     account_ids: list[strawberry.ID] | None = strawberry.field(
         default=None, description="Limit the run to these accounts; all accounts when omitted."
     )
@@ -77,7 +78,8 @@ class InvoiceInput:
 class CreditInvoiceInput:
     invoice_id: strawberry.ID
     rebill: bool = strawberry.field(
-        default=True, description="Bill the credited lines again on the next run (cancel and rebill)."
+        default=True,
+        description="Bill the credited lines again on the next run (cancel and rebill).",
     )
 
 
@@ -123,8 +125,9 @@ def _errors(problems: list[Problem]) -> list[UserError]:
 
 async def _hold_payload(result: Result) -> BillingHoldPayload:
     row = await db.BillingHold.get(id=result["hold"]).select_related("account")
-    return BillingHoldPayload(hold=BillingHold.of(row, clock.today(row.account.timezone)),
-                              user_errors=[])
+    return BillingHoldPayload(
+        hold=BillingHold.of(row, clock.today(row.account.timezone)), user_errors=[]
+    )
 
 
 def _hold_failed(problems: list[Problem]) -> BillingHoldPayload:
@@ -134,8 +137,9 @@ def _hold_failed(problems: list[Problem]) -> BillingHoldPayload:
 async def _invoice_payload(result: Result) -> InvoicePayload:
     invoice = await db.Invoice.get(id=result["invoice"])
     note = await db.Invoice.get(id=result["creditNote"]) if result.get("creditNote") else None
-    return InvoicePayload(invoice=Invoice.of(invoice), credit_note=Invoice.of(note) if note else None,
-                          user_errors=[])
+    return InvoicePayload(
+        invoice=Invoice.of(invoice), credit_note=Invoice.of(note) if note else None, user_errors=[]
+    )
 
 
 def _invoice_failed(problems: list[Problem]) -> InvoicePayload:
@@ -248,8 +252,10 @@ class BillingMutations:
     ) -> BillingHoldPayload:
         async def work(actor: Actor) -> Result:
             type_name = {
-                db.HoldScope.ACCOUNT: "Account", db.HoldScope.CONTRACT: "Contract",
-                db.HoldScope.ORDER: "Order", db.HoldScope.ORDER_PRODUCT: "OrderProduct",
+                db.HoldScope.ACCOUNT: "Account",
+                db.HoldScope.CONTRACT: "Contract",
+                db.HoldScope.ORDER: "Order",
+                db.HoldScope.ORDER_PRODUCT: "OrderProduct",
             }[input.scope]
             target = require_id(input.target_id, type_name, ("targetId",))
             hold = await hold_service.place_hold(
@@ -257,8 +263,9 @@ class BillingMutations:
             )
             return {"hold": hold.id}
 
-        return await run(info, "placeBillingHold", work, _hold_payload, _hold_failed,
-                         idempotency_key, input)
+        return await run(
+            info, "placeBillingHold", work, _hold_payload, _hold_failed, idempotency_key, input
+        )
 
     @strawberry.mutation
     async def release_billing_hold(
@@ -278,11 +285,15 @@ class BillingMutations:
 
         async def build(result: Result) -> HoldRulesPayload:
             await info.context.enqueue_hold_rules()
-            return HoldRulesPayload(hold_rules=HoldRules(overdue_days=result["overdueDays"]),
-                                    user_errors=[])
+            return HoldRulesPayload(
+                hold_rules=HoldRules(overdue_days=result["overdueDays"]), user_errors=[]
+            )
 
         return await run(
-            info, "updateHoldRules", work, build,
+            info,
+            "updateHoldRules",
+            work,
+            build,
             lambda problems: HoldRulesPayload(hold_rules=None, user_errors=_errors(problems)),
         )
 
@@ -298,8 +309,10 @@ class BillingMutations:
         async def work(actor: Actor) -> Result:
             ids = None
             if input.account_ids is not None:
-                ids = [require_id(a, "Account", ("accountIds", str(i)))
-                       for i, a in enumerate(input.account_ids)]
+                ids = [
+                    require_id(a, "Account", ("accountIds", str(i)))
+                    for i, a in enumerate(input.account_ids)
+                ]
             run_row = await runs.start_run(
                 actor,
                 runs.RunRequest(input.target_date, input.invoice_date, ids, input.auto_post),
@@ -313,9 +326,13 @@ class BillingMutations:
             return InvoiceRunPayload(invoice_run=InvoiceRun.of(row), user_errors=[])
 
         return await run(
-            info, "startInvoiceRun", work, build,
+            info,
+            "startInvoiceRun",
+            work,
+            build,
             lambda problems: InvoiceRunPayload(invoice_run=None, user_errors=_errors(problems)),
-            idempotency_key, input,
+            idempotency_key,
+            input,
         )
 
     @strawberry.mutation
@@ -326,8 +343,9 @@ class BillingMutations:
             invoice_id = require_id(input.invoice_id, "Invoice", ("invoiceId",))
             return {"invoice": (await invoicing.post_invoice(actor, invoice_id)).id}
 
-        return await run(info, "postInvoice", work, _invoice_payload, _invoice_failed,
-                         idempotency_key, input)
+        return await run(
+            info, "postInvoice", work, _invoice_payload, _invoice_failed, idempotency_key, input
+        )
 
     @strawberry.mutation(description="Posts every DRAFT document of a run.")
     async def post_invoices(self, info: Info, input: PostInvoicesInput) -> PostInvoicesPayload:
@@ -340,7 +358,10 @@ class BillingMutations:
             return PostInvoicesPayload(invoices=[Invoice.of(r) for r in rows], user_errors=[])
 
         return await run(
-            info, "postInvoices", work, build,
+            info,
+            "postInvoices",
+            work,
+            build,
             lambda problems: PostInvoicesPayload(invoices=[], user_errors=_errors(problems)),
         )
 
@@ -363,5 +384,6 @@ class BillingMutations:
             invoice, note = await invoicing.credit_invoice(actor, invoice_id, input.rebill)
             return {"invoice": invoice.id, "creditNote": note.id}
 
-        return await run(info, "creditInvoice", work, _invoice_payload, _invoice_failed,
-                         idempotency_key, input)
+        return await run(
+            info, "creditInvoice", work, _invoice_payload, _invoice_failed, idempotency_key, input
+        )

@@ -50,10 +50,14 @@ class InvoiceLine(Node):
     @classmethod
     def of(cls, row: db.InvoiceLine, currency: str) -> InvoiceLine:
         return cls(
-            id=strawberry.ID(gid("InvoiceLine", row.id)), description=row.description,
-            period_start=row.period_start, period_end=row.period_end, quantity=row.quantity,
+            id=strawberry.ID(gid("InvoiceLine", row.id)),
+            description=row.description,
+            period_start=row.period_start,
+            period_end=row.period_end,
+            quantity=row.quantity,
             fraction=round_fraction(Fraction(row.fraction)),
-            amount=Money.of(row.amount, currency), row=row,
+            amount=Money.of(row.amount, currency),
+            row=row,
         )
 
     @strawberry.field
@@ -107,11 +111,16 @@ class Invoice(Node):
         else:
             open_amount = Decimal(0)
         return cls(
-            id=strawberry.ID(gid("Invoice", row.id)), number=row.number,
-            document_type=row.document_type, status=row.status,
+            id=strawberry.ID(gid("Invoice", row.id)),
+            number=row.number,
+            document_type=row.document_type,
+            status=row.status,
             payment_status=row.payment_status if row.status is db.InvoiceStatus.POSTED else None,
-            invoice_date=row.invoice_date, due_date=row.due_date, posted_on=row.posted_on,
-            total=Money.of(row.total, row.currency), balance=Money.of(open_amount, row.currency),
+            invoice_date=row.invoice_date,
+            due_date=row.due_date,
+            posted_on=row.posted_on,
+            total=Money.of(row.total, row.currency),
+            balance=Money.of(open_amount, row.currency),
             row=row,
         )
 
@@ -168,8 +177,10 @@ class InvoiceConnection:
     @classmethod
     def of(cls, page: Page[db.Invoice]) -> InvoiceConnection:
         return cls(
-            edges=[InvoiceEdge(cursor=c, node=Invoice.of(r))
-                   for r, c in zip(page.items, page.cursors, strict=True)],
+            edges=[
+                InvoiceEdge(cursor=c, node=Invoice.of(r))
+                for r, c in zip(page.items, page.cursors, strict=True)
+            ],
             page_info=page.page_info,
         )
 
@@ -203,11 +214,18 @@ class InvoiceRun(Node):
     @classmethod
     def of(cls, row: db.InvoiceRun) -> InvoiceRun:
         return cls(
-            id=strawberry.ID(gid("InvoiceRun", row.id)), status=row.status,
-            target_date=row.target_date, invoice_date=row.invoice_date, auto_post=row.auto_post,
-            accounts_total=row.accounts_total, accounts_processed=row.accounts_processed,
-            invoices_created=row.invoices_created, lines_created=row.lines_created,
-            started_at=row.started_at, finished_at=row.finished_at, row=row,
+            id=strawberry.ID(gid("InvoiceRun", row.id)),
+            status=row.status,
+            target_date=row.target_date,
+            invoice_date=row.invoice_date,
+            auto_post=row.auto_post,
+            accounts_total=row.accounts_total,
+            accounts_processed=row.accounts_processed,
+            invoices_created=row.invoices_created,
+            lines_created=row.lines_created,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            row=row,
         )
 
     @strawberry.field
@@ -215,8 +233,9 @@ class InvoiceRun(Node):
         failed = await db.InvoiceRunAccount.filter(
             run_id=self.row.id, status=db.RunAccountStatus.FAILED
         ).order_by("account_id")
-        errors = [InvoiceRunError(message=f.error or "failed", account_id=f.account_id)
-                  for f in failed]
+        errors = [
+            InvoiceRunError(message=f.error or "failed", account_id=f.account_id) for f in failed
+        ]
         actor = info.context.actor
         visible = []
         for error in errors:
@@ -252,8 +271,10 @@ class InvoiceRunConnection:
     @classmethod
     def of(cls, page: Page[db.InvoiceRun]) -> InvoiceRunConnection:
         return cls(
-            edges=[InvoiceRunEdge(cursor=c, node=InvoiceRun.of(r))
-                   for r, c in zip(page.items, page.cursors, strict=True)],
+            edges=[
+                InvoiceRunEdge(cursor=c, node=InvoiceRun.of(r))
+                for r, c in zip(page.items, page.cursors, strict=True)
+            ],
             page_info=page.page_info,
         )
 
@@ -274,8 +295,12 @@ class InvoicePreview:
             ScheduleLine.of(ScheduleEntry(d.row, d.effective_due, None), account.currency)
             for d in preview.lines
         ]
-        return cls(target_date=target, lines=lines,
-                   total=Money.of(preview.total, account.currency), account_row=account)
+        return cls(
+            target_date=target,
+            lines=lines,
+            total=Money.of(preview.total, account.currency),
+            account_row=account,
+        )
 
     @strawberry.field
     async def account(self, info: Info) -> AccountRef:
@@ -298,9 +323,15 @@ class BillingHold(Node):
     @classmethod
     def of(cls, row: db.BillingHold, today: date) -> BillingHold:
         return cls(
-            id=strawberry.ID(gid("BillingHold", row.id)), scope=row.scope, source=row.source,
-            reason=row.reason, placed_at=row.placed_at, release_on=row.release_on,
-            released_at=row.released_at, active=hold_service.is_active(row, today), row=row,
+            id=strawberry.ID(gid("BillingHold", row.id)),
+            scope=row.scope,
+            source=row.source,
+            reason=row.reason,
+            placed_at=row.placed_at,
+            release_on=row.release_on,
+            released_at=row.released_at,
+            active=hold_service.is_active(row, today),
+            row=row,
         )
 
     @strawberry.field

@@ -57,11 +57,15 @@ def plan_view(plan: AmendmentPlan, contract_id: int, currency: str) -> dict[str,
                 "contractLineId": int(t.line.key),  # type: ignore[call-overload]
                 "orderProductId": int(t.order_product.key),  # type: ignore[call-overload]
                 "endDate": t.termination.cut.isoformat(),
-                "removedLines": [line_view(s.line) for s in t.termination.removed_or_cut
-                                 if s.line.start <= plan.through or not t.order_product.terms.is_evergreen],
+                "removedLines": [
+                    line_view(s.line)
+                    for s in t.termination.removed_or_cut
+                    if s.line.start <= plan.through or not t.order_product.terms.is_evergreen
+                ],
                 "keptLine": line_view(t.termination.kept_line) if t.termination.kept_line else None,
                 "creditLines": [line_view(t.termination.credit_line)]
-                if t.termination.credit_line else [],
+                if t.termination.credit_line
+                else [],
                 "totalChange": str(t.termination.total_change),
             }
             for t in plan.terminations
@@ -127,10 +131,16 @@ class AmendmentDelta:
     @strawberry.field
     def schedule(self, through: date | None = None) -> list[ScheduleLinePreview]:
         terms = self.view.get("terms")
-        if through is not None and self.view["evergreen"] and terms is not None and \
-                not isinstance(terms, dict):
-            return [ScheduleLinePreview.of_line(line, self.currency)
-                    for line in build_schedule(terms, through)]
+        if (
+            through is not None
+            and self.view["evergreen"]
+            and terms is not None
+            and not isinstance(terms, dict)
+        ):
+            return [
+                ScheduleLinePreview.of_line(line, self.currency)
+                for line in build_schedule(terms, through)
+            ]
         lines = self.view["schedule"]
         if through is not None:
             lines = [v for v in lines if date.fromisoformat(v["periodStart"]) <= through]
@@ -195,12 +205,16 @@ class AmendmentPreview:
             total=money(view["total"]),
             changes=[
                 AmendmentDelta(
-                    quantity_before=c["quantityBefore"], quantity_after=c["quantityAfter"],
+                    quantity_before=c["quantityBefore"],
+                    quantity_after=c["quantityAfter"],
                     quantity_delta=c["quantityAfter"] - c["quantityBefore"],
                     unit_price=Decimal(c["unitPrice"]),
                     start_date=date.fromisoformat(c["startDate"]),
                     end_date=date.fromisoformat(c["endDate"]) if c["endDate"] else None,
-                    total=money(c["total"]), view=c, currency=currency, effective=effective,
+                    total=money(c["total"]),
+                    view=c,
+                    currency=currency,
+                    effective=effective,
                 )
                 for c in view["changes"]
             ],
@@ -209,7 +223,8 @@ class AmendmentPreview:
                     end_date=date.fromisoformat(t["endDate"]),
                     removed_lines=[ScheduleLinePreview.of(v, currency) for v in t["removedLines"]],
                     kept_line=ScheduleLinePreview.of(t["keptLine"], currency)
-                    if t["keptLine"] else None,
+                    if t["keptLine"]
+                    else None,
                     credit_lines=[ScheduleLinePreview.of(v, currency) for v in t["creditLines"]],
                     total_change=Money.of(Decimal(t["totalChange"]), currency),
                     view=t,

@@ -172,8 +172,9 @@ def _errors(problems: list[Problem]) -> list[UserError]:
 async def _contract_payload(result: Result) -> ContractPayload:
     contract = await db.Contract.get(id=result["contract"])
     order = await db.Order.get(id=result["order"]) if result.get("order") else None
-    return ContractPayload(contract=Contract.of(contract), order=Order.of(order) if order else None,
-                           user_errors=[])
+    return ContractPayload(
+        contract=Contract.of(contract), order=Order.of(order) if order else None, user_errors=[]
+    )
 
 
 def _contract_failed(problems: list[Problem]) -> ContractPayload:
@@ -192,14 +193,17 @@ async def _amend_payload(result: Result) -> AmendContractPayload:
     contract = await db.Contract.get(id=result["contract"])
     order = await db.Order.get(id=result["order"])
     return AmendContractPayload(
-        contract=Contract.of(contract), order=Order.of(order),
-        preview=AmendmentPreview.of(result["preview"]), user_errors=[],
+        contract=Contract.of(contract),
+        order=Order.of(order),
+        preview=AmendmentPreview.of(result["preview"]),
+        user_errors=[],
     )
 
 
 def _amend_failed(problems: list[Problem]) -> AmendContractPayload:
-    return AmendContractPayload(contract=None, order=None, preview=None,
-                                user_errors=_errors(problems))
+    return AmendContractPayload(
+        contract=None, order=None, preview=None, user_errors=_errors(problems)
+    )
 
 
 def amendment_input(input: AmendContractInput) -> amending.AmendmentInput:
@@ -279,8 +283,9 @@ class ContractQueries:
     ) -> AmendmentPreviewResult:
         async def make(actor: Actor) -> amending.Preview:
             contract_id = require_id(input.contract_id, "Contract", ("contractId",))
-            return await amending.preview_cancellation(actor, contract_id, input.effective_date,
-                                                       through)
+            return await amending.preview_cancellation(
+                actor, contract_id, input.effective_date, through
+            )
 
         return await _preview(info, make)
 
@@ -296,10 +301,13 @@ class ContractMutations:
         async def work(actor: Actor) -> Result:
             lines = [
                 service.LineInput(
-                    product_id=require_id(line.product_id, "Product",
-                                          ("lines", str(i), "productId")),
-                    quantity=line.quantity, unit_price=line.unit_price,
-                    billing_frequency=line.billing_frequency, billing_type=line.billing_type,
+                    product_id=require_id(
+                        line.product_id, "Product", ("lines", str(i), "productId")
+                    ),
+                    quantity=line.quantity,
+                    unit_price=line.unit_price,
+                    billing_frequency=line.billing_frequency,
+                    billing_type=line.billing_type,
                 )
                 for i, line in enumerate(input.lines)
             ]
@@ -307,18 +315,30 @@ class ContractMutations:
                 actor,
                 service.ContractInput(
                     account_id=require_id(input.account_id, "Account", ("accountId",)),
-                    start_date=input.start_date, lines=lines, term_months=input.term_months,
-                    end_date=input.end_date, billing_day_of_month=input.billing_day_of_month,
-                    auto_renew=input.auto_renew, renewal_term_months=input.renewal_term_months,
+                    start_date=input.start_date,
+                    lines=lines,
+                    term_months=input.term_months,
+                    end_date=input.end_date,
+                    billing_day_of_month=input.billing_day_of_month,
+                    auto_renew=input.auto_renew,
+                    renewal_term_months=input.renewal_term_months,
                     renewal_uplift_percent=input.renewal_uplift_percent,
                     renewal_notice_days=input.renewal_notice_days,
-                    purchase_order_number=input.purchase_order_number, activate=input.activate,
+                    purchase_order_number=input.purchase_order_number,
+                    activate=input.activate,
                 ),
             )
             return {"contract": contract.id, "order": order.id}
 
-        return await run(info, "createContract", work, _contract_payload, _contract_failed,
-                         idempotency_key, input)
+        return await run(
+            info,
+            "createContract",
+            work,
+            _contract_payload,
+            _contract_failed,
+            idempotency_key,
+            input,
+        )
 
     @strawberry.mutation
     async def activate_order(self, info: Info, input: OrderInput) -> OrderPayload:
@@ -361,11 +381,15 @@ class ContractMutations:
         async def work(actor: Actor) -> Result:
             contract, order, plan = await amending.amend_contract(actor, amendment_input(input))
             currency = (await db.Account.get(id=contract.account_id)).currency
-            return {"contract": contract.id, "order": order.id,
-                    "preview": plan_view(plan, contract.id, currency)}
+            return {
+                "contract": contract.id,
+                "order": order.id,
+                "preview": plan_view(plan, contract.id, currency),
+            }
 
-        return await run(info, "amendContract", work, _amend_payload, _amend_failed,
-                         idempotency_key, input)
+        return await run(
+            info, "amendContract", work, _amend_payload, _amend_failed, idempotency_key, input
+        )
 
     @strawberry.mutation
     async def cancel_contract(
@@ -377,11 +401,15 @@ class ContractMutations:
                 actor, contract_id, input.effective_date
             )
             currency = (await db.Account.get(id=contract.account_id)).currency
-            return {"contract": contract.id, "order": order.id,
-                    "preview": plan_view(plan, contract.id, currency)}
+            return {
+                "contract": contract.id,
+                "order": order.id,
+                "preview": plan_view(plan, contract.id, currency),
+            }
 
-        return await run(info, "cancelContract", work, _amend_payload, _amend_failed,
-                         idempotency_key, input)
+        return await run(
+            info, "cancelContract", work, _amend_payload, _amend_failed, idempotency_key, input
+        )
 
     @strawberry.mutation
     async def renew_contract(
@@ -394,37 +422,51 @@ class ContractMutations:
             )
             return {"contract": contract.id, "order": order.id}
 
-        return await run(info, "renewContract", work, _contract_payload, _contract_failed,
-                         idempotency_key, input)
+        return await run(
+            info, "renewContract", work, _contract_payload, _contract_failed, idempotency_key, input
+        )
 
     @strawberry.mutation
     async def override_billing_dates(
         self, info: Info, input: OverrideBillingDatesInput
     ) -> OverrideBillingDatesPayload:
         async def work(actor: Actor) -> Result:
-            op_id = (require_id(input.order_product_id, "OrderProduct", ("orderProductId",))
-                     if input.order_product_id is not None else None)
-            contract_id = (require_id(input.contract_id, "Contract", ("contractId",))
-                           if input.contract_id is not None else None)
+            op_id = (
+                require_id(input.order_product_id, "OrderProduct", ("orderProductId",))
+                if input.order_product_id is not None
+                else None
+            )
+            contract_id = (
+                require_id(input.contract_id, "Contract", ("contractId",))
+                if input.contract_id is not None
+                else None
+            )
             ops = await controls.override_billing_dates(
                 actor,
                 controls.OverrideInput(
-                    order_product_id=op_id, contract_id=contract_id,
+                    order_product_id=op_id,
+                    contract_id=contract_id,
                     next_billing_date=input.next_billing_date,
-                    bill_through_date=input.bill_through_date, clear=input.clear,
+                    bill_through_date=input.bill_through_date,
+                    clear=input.clear,
                 ),
             )
             return {"orderProducts": [op.id for op in ops]}
 
         async def build(result: Result) -> OverrideBillingDatesPayload:
             rows = await db.OrderProduct.filter(id__in=result["orderProducts"]).order_by("id")
-            return OverrideBillingDatesPayload(order_products=[OrderProduct.of(r) for r in rows],
-                                               user_errors=[])
+            return OverrideBillingDatesPayload(
+                order_products=[OrderProduct.of(r) for r in rows], user_errors=[]
+            )
 
         return await run(
-            info, "overrideBillingDates", work, build,
-            lambda problems: OverrideBillingDatesPayload(order_products=[],
-                                                         user_errors=_errors(problems)),
+            info,
+            "overrideBillingDates",
+            work,
+            build,
+            lambda problems: OverrideBillingDatesPayload(
+                order_products=[], user_errors=_errors(problems)
+            ),
         )
 
     @strawberry.mutation
@@ -433,9 +475,9 @@ class ContractMutations:
     ) -> ContractPayload:
         async def work(actor: Actor) -> Result:
             contract_id = require_id(input.contract_id, "Contract", ("contractId",))
-            contract = await controls.change_billing_day(actor, contract_id,
-                                                         input.billing_day_of_month)
+            contract = await controls.change_billing_day(
+                actor, contract_id, input.billing_day_of_month
+            )
             return {"contract": contract.id, "order": None}
 
-        return await run(info, "changeBillingDayOfMonth", work, _contract_payload,
-                         _contract_failed)
+        return await run(info, "changeBillingDayOfMonth", work, _contract_payload, _contract_failed)

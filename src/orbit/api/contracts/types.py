@@ -52,8 +52,10 @@ async def _product(info: Info, product_id: int) -> ProductRef:
 
 def quantity_on(ops: Sequence[db.OrderProduct], line_id: int, on: date) -> int:
     return sum(
-        op.quantity for op in ops
-        if op.contract_line_id == line_id and op.start_date <= on
+        op.quantity
+        for op in ops
+        if op.contract_line_id == line_id
+        and op.start_date <= on
         and (op.end_date is None or on <= op.end_date)
     )
 
@@ -74,10 +76,15 @@ class ContractLine(Node):
     @classmethod
     def of(cls, row: db.ContractLine, quantity: int) -> ContractLine:
         return cls(
-            id=strawberry.ID(gid("ContractLine", row.id)), quantity=quantity,
-            unit_price=price(row.unit_price), pricing_term_months=row.pricing_term_months,
-            billing_frequency=row.billing_frequency, billing_type=row.billing_type,
-            start_date=row.start_date, end_date=row.end_date, row=row,
+            id=strawberry.ID(gid("ContractLine", row.id)),
+            quantity=quantity,
+            unit_price=price(row.unit_price),
+            pricing_term_months=row.pricing_term_months,
+            billing_frequency=row.billing_frequency,
+            billing_type=row.billing_type,
+            start_date=row.start_date,
+            end_date=row.end_date,
+            row=row,
         )
 
     @classmethod
@@ -100,7 +107,9 @@ class ContractLine(Node):
 class Contract(Node):
     status: ContractStatus
     start_date: date
-    end_date: date | None = strawberry.field(description="Inclusive. Null for an evergreen contract.")
+    end_date: date | None = strawberry.field(
+        description="Inclusive. Null for an evergreen contract."
+    )
     term_months: int | None
     billing_day_of_month: int
     auto_renew: bool
@@ -112,12 +121,17 @@ class Contract(Node):
     @classmethod
     def of(cls, row: db.Contract) -> Contract:
         return cls(
-            id=strawberry.ID(gid("Contract", row.id)), status=row.status,
-            start_date=row.start_date, end_date=row.end_date, term_months=row.term_months,
-            billing_day_of_month=row.billing_day_of_month, auto_renew=row.auto_renew,
+            id=strawberry.ID(gid("Contract", row.id)),
+            status=row.status,
+            start_date=row.start_date,
+            end_date=row.end_date,
+            term_months=row.term_months,
+            billing_day_of_month=row.billing_day_of_month,
+            auto_renew=row.auto_renew,
             renewal_term_months=row.renewal_term_months,
             renewal_uplift_percent=price(row.renewal_uplift_percent),
-            renewal_notice_days=row.renewal_notice_days, row=row,
+            renewal_notice_days=row.renewal_notice_days,
+            row=row,
         )
 
     @strawberry.field
@@ -128,7 +142,9 @@ class Contract(Node):
     async def account(self, info: Info) -> AccountRef:
         return await _account(info, self.row.account_id)
 
-    @strawberry.field(description="The lines with their quantities in effect on asOf (default today).")
+    @strawberry.field(
+        description="The lines with their quantities in effect on asOf (default today)."
+    )
     async def lines(self, info: Info, as_of: date | None = None) -> list[ContractLine]:
         rows = await info.context.loaders.lines_of_contract.load(self.row.id)
         ops = await info.context.loaders.activated_products_of_contract.load(self.row.id)
@@ -184,8 +200,10 @@ class ContractConnection:
     @classmethod
     def of(cls, page: Page[db.Contract]) -> ContractConnection:
         return cls(
-            edges=[ContractEdge(cursor=c, node=Contract.of(r))
-                   for r, c in zip(page.items, page.cursors, strict=True)],
+            edges=[
+                ContractEdge(cursor=c, node=Contract.of(r))
+                for r, c in zip(page.items, page.cursors, strict=True)
+            ],
             page_info=page.page_info,
         )
 
@@ -201,8 +219,11 @@ class Order(Node):
     @classmethod
     def of(cls, row: db.Order) -> Order:
         return cls(
-            id=strawberry.ID(gid("Order", row.id)), type=row.type, status=row.status,
-            effective_date=row.effective_date, purchase_order_number=row.purchase_order_number,
+            id=strawberry.ID(gid("Order", row.id)),
+            type=row.type,
+            status=row.status,
+            effective_date=row.effective_date,
+            purchase_order_number=row.purchase_order_number,
             row=row,
         )
 
@@ -233,7 +254,8 @@ class Order(Node):
         today = clock.today(account.timezone if account else "UTC")
         rows = await info.context.loaders.holds_of_account.load(self.row.account_id)
         return [
-            BillingHold.of(row, today) for row in rows
+            BillingHold.of(row, today)
+            for row in rows
             if row.order_id == self.row.id
             and (not active_only or hold_service.is_active(row, today))
         ]
@@ -253,8 +275,10 @@ class OrderConnection:
     @classmethod
     def of(cls, page: Page[db.Order]) -> OrderConnection:
         return cls(
-            edges=[OrderEdge(cursor=c, node=Order.of(r))
-                   for r, c in zip(page.items, page.cursors, strict=True)],
+            edges=[
+                OrderEdge(cursor=c, node=Order.of(r))
+                for r, c in zip(page.items, page.cursors, strict=True)
+            ],
             page_info=page.page_info,
         )
 
@@ -267,7 +291,9 @@ class OrderProduct(Node):
     quantity: int = strawberry.field(description="Negative for a reduction.")
     unit_price: Decimal
     start_date: date
-    end_date: date | None = strawberry.field(description="Null for evergreen; set by a termination.")
+    end_date: date | None = strawberry.field(
+        description="Null for evergreen; set by a termination."
+    )
     billing_frequency: BillingFrequency
     billing_type: BillingType
     billing_day_of_month: int
@@ -283,15 +309,20 @@ class OrderProduct(Node):
     @classmethod
     def of(cls, row: db.OrderProduct) -> OrderProduct:
         return cls(
-            id=strawberry.ID(gid("OrderProduct", row.id)), quantity=row.quantity,
-            unit_price=price(row.unit_price), start_date=row.start_date, end_date=row.end_date,
-            billing_frequency=row.billing_frequency, billing_type=row.billing_type,
+            id=strawberry.ID(gid("OrderProduct", row.id)),
+            quantity=row.quantity,
+            unit_price=price(row.unit_price),
+            start_date=row.start_date,
+            end_date=row.end_date,
+            billing_frequency=row.billing_frequency,
+            billing_type=row.billing_type,
             billing_day_of_month=row.billing_day_of_month,
             proration_policy=row.proration_policy,
             partial_period_treatment=row.partial_period_treatment,
             align_billing=row.align_billing,
             next_billing_date_override=row.next_billing_date_override,
-            bill_through_date_override=row.bill_through_override, row=row,
+            bill_through_date_override=row.bill_through_override,
+            row=row,
         )
 
     async def _entries(self, info: Info) -> list[ScheduleEntry]:
@@ -325,8 +356,9 @@ class OrderProduct(Node):
 
     @strawberry.field(description="End date of the last billed line.")
     async def billed_through_date(self, info: Info) -> date | None:
-        ends = [e.row.period_end for e in await self._entries(info)
-                if e.billed and not e.row.is_credit]
+        ends = [
+            e.row.period_end for e in await self._entries(info) if e.billed and not e.row.is_credit
+        ]
         return max(ends) if ends else None
 
     @strawberry.field
@@ -388,11 +420,15 @@ class ScheduleLine(Node):
     def of(cls, entry: ScheduleEntry, currency: str) -> ScheduleLine:
         row = entry.row
         return cls(
-            id=strawberry.ID(gid("ScheduleLine", row.id)), period_start=row.period_start,
-            period_end=row.period_end, due_date=entry.effective_due,
+            id=strawberry.ID(gid("ScheduleLine", row.id)),
+            period_start=row.period_start,
+            period_end=row.period_end,
+            due_date=entry.effective_due,
             fraction=round_fraction(Fraction(row.fraction)),
-            amount=Money.of(row.amount, currency), is_credit=row.is_credit,
-            invoiced=entry.billed, invoice_id=entry.invoice_id,
+            amount=Money.of(row.amount, currency),
+            is_credit=row.is_credit,
+            invoiced=entry.billed,
+            invoice_id=entry.invoice_id,
         )
 
     @classmethod

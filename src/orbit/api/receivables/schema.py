@@ -46,8 +46,9 @@ class AgingReport:
     rows: strawberry.Private[list[AgingRow]]
 
     @strawberry.field
-    def accounts(self, first: int | None = None, after: str | None = None
-                 ) -> AccountAgingConnection:
+    def accounts(
+        self, first: int | None = None, after: str | None = None
+    ) -> AccountAgingConnection:
         page = offset_page(self.rows, first, after)
         totals: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
         counts: dict[str, int] = defaultdict(int)
@@ -57,8 +58,10 @@ class AgingReport:
                 totals[row.account.currency][label] += amount
         ordered = dict(sorted(totals.items(), key=lambda kv: (-counts[kv[0]], kv[0])))
         return AccountAgingConnection(
-            edges=[AccountAgingEdge(cursor=c, node=AccountAging.of(r))
-                   for r, c in zip(page.items, page.cursors, strict=True)],
+            edges=[
+                AccountAgingEdge(cursor=c, node=AccountAging.of(r))
+                for r, c in zip(page.items, page.cursors, strict=True)
+            ],
             page_info=page.page_info,
             currency_totals={k: dict(v) for k, v in ordered.items()},
         )
@@ -107,12 +110,18 @@ class ReceivablesMutations:
             return {"payment": payment.id}
 
         async def build(result: Result) -> PaymentPayload:
-            return PaymentPayload(payment=Payment.of(await db.Payment.get(id=result["payment"])),
-                                  user_errors=[])
+            return PaymentPayload(
+                payment=Payment.of(await db.Payment.get(id=result["payment"])), user_errors=[]
+            )
 
         return await run(
-            info, "recordPayment", work, build,
-            lambda problems: PaymentPayload(payment=None,
-                                            user_errors=[UserError.of(p) for p in problems]),
-            idempotency_key, input,
+            info,
+            "recordPayment",
+            work,
+            build,
+            lambda problems: PaymentPayload(
+                payment=None, user_errors=[UserError.of(p) for p in problems]
+            ),
+            idempotency_key,
+            input,
         )

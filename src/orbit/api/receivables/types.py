@@ -71,9 +71,12 @@ class Payment(Node):
     @classmethod
     def of(cls, row: db.Payment) -> Payment:
         return cls(
-            id=strawberry.ID(gid("Payment", row.id)), amount=Money.of(row.amount, row.currency),
-            received_on=row.received_on, reference=row.reference,
-            unapplied_amount=Money.of(row.unapplied, row.currency), row=row,
+            id=strawberry.ID(gid("Payment", row.id)),
+            amount=Money.of(row.amount, row.currency),
+            received_on=row.received_on,
+            reference=row.reference,
+            unapplied_amount=Money.of(row.unapplied, row.currency),
+            row=row,
         )
 
     @strawberry.field
@@ -100,8 +103,10 @@ class PaymentConnection:
     @classmethod
     def of(cls, page: Page[db.Payment]) -> PaymentConnection:
         return cls(
-            edges=[PaymentEdge(cursor=c, node=Payment.of(r))
-                   for r, c in zip(page.items, page.cursors, strict=True)],
+            edges=[
+                PaymentEdge(cursor=c, node=Payment.of(r))
+                for r, c in zip(page.items, page.cursors, strict=True)
+            ],
             page_info=page.page_info,
         )
 
@@ -118,8 +123,12 @@ class AgingBucket:
 
 def buckets(amounts: dict[str, Decimal], currency: str) -> list[AgingBucket]:
     return [
-        AgingBucket(label=label, min_days=low, max_days=high,
-                    amount=Money.of(amounts.get(label, Decimal(0)), currency))
+        AgingBucket(
+            label=label,
+            min_days=low,
+            max_days=high,
+            amount=Money.of(amounts.get(label, Decimal(0)), currency),
+        )
         for label, low, high in BUCKETS
     ]
 
@@ -137,7 +146,8 @@ class AccountAging:
         return cls(
             buckets=buckets(aging.buckets, currency),
             unapplied_credit=Money.of(aging.unapplied_credit, currency),
-            total=Money.of(aging.total, currency), row=aging.account,
+            total=Money.of(aging.total, currency),
+            row=aging.account,
         )
 
     @strawberry.field

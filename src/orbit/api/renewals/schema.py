@@ -52,19 +52,30 @@ class RenewalQueries:
         size = page_size(first)
         owner = None if owner_id is None else (row_id(owner_id, "User") or -1)
         items = await upcoming_renewals(
-            actor, within_days, as_of or clock.today(), by, owner, auto_renew, size + 1,
+            actor,
+            within_days,
+            as_of or clock.today(),
+            by,
+            owner,
+            auto_renew,
+            size + 1,
             _after(after),
         )
         page = items[:size]
         edges = []
         for item in page:
             key = item.end_date if by is RenewalWindow.END_DATE else item.notice_deadline
-            edges.append(RenewalEdge(cursor=encode_cursor(f"{key.isoformat()}/{item.contract.id}"),
-                                     node=Renewal.of(item)))
+            edges.append(
+                RenewalEdge(
+                    cursor=encode_cursor(f"{key.isoformat()}/{item.contract.id}"),
+                    node=Renewal.of(item),
+                )
+            )
         return RenewalConnection(
             edges=edges,
             page_info=PageInfo(
-                has_next_page=len(items) > size, has_previous_page=after is not None,
+                has_next_page=len(items) > size,
+                has_previous_page=after is not None,
                 start_cursor=edges[0].cursor if edges else None,
                 end_cursor=edges[-1].cursor if edges else None,
             ),

@@ -305,7 +305,7 @@ CREATE TABLE "schedule_lines" (
     "order_product_id" INT NOT NULL REFERENCES "order_products" ("id") ON DELETE RESTRICT
 );
 CREATE INDEX "schedule_lines_op" ON "schedule_lines" ("order_product_id", "period_start");
-CREATE INDEX "schedule_lines_account_due" ON "schedule_lines" ("account_id", "due_date");
+CREATE INDEX "schedule_lines_account_start" ON "schedule_lines" ("account_id", "period_start");
 COMMENT ON COLUMN "schedule_lines"."due_date" IS 'the line''s own due date; the effective one also depends on overrides and billing';
 COMMENT ON COLUMN "schedule_lines"."parts" IS 'JSON list of period parts, when the line is not one simple part';
 COMMENT ON COLUMN "schedule_lines"."removed" IS 'removed by a termination or replaced by a re-cut; kept for the documents';

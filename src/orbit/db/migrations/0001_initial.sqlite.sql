@@ -261,4 +261,4 @@ CREATE TABLE "schedule_lines" (
     "order_product_id" INT NOT NULL REFERENCES "order_products" ("id") ON DELETE RESTRICT
 ) /* One stored line of an order product's schedule. */;
 CREATE INDEX "schedule_lines_op" ON "schedule_lines" ("order_product_id", "period_start");
-CREATE INDEX "schedule_lines_account_due" ON "schedule_lines" ("account_id", "due_date");
+CREATE INDEX "schedule_lines_account_start" ON "schedule_lines" ("account_id", "period_start");

@@ -28,8 +28,9 @@ class Step:
 
 def steps() -> list[Step]:
     found = [
-        info.name for info in pkgutil.iter_modules(__path__) if info.name[:1] == "m"
-        and info.name[1:5].isdigit()
+        info.name
+        for info in pkgutil.iter_modules(__path__)
+        if info.name[:1] == "m" and info.name[1:5].isdigit()
     ]
     return [Step(name[1:], importlib.import_module(f"{__name__}.{name}")) for name in sorted(found)]
 
@@ -64,8 +65,11 @@ async def migrate() -> list[str]:
             continue
         async with in_transaction() as conn:
             await step.module.apply(conn, kind)
-            await conn.execute_query(f'INSERT INTO "{TABLE}" ("name") VALUES (?)'
-                                     if kind == "sqlite" else
-                                     f'INSERT INTO "{TABLE}" ("name") VALUES ($1)', [step.name])
+            await conn.execute_query(
+                f'INSERT INTO "{TABLE}" ("name") VALUES (?)'
+                if kind == "sqlite"
+                else f'INSERT INTO "{TABLE}" ("name") VALUES ($1)',
+                [step.name],
+            )
         ran.append(step.name)
     return ran

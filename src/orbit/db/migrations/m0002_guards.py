@@ -12,10 +12,18 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 #: (table, name, condition every row must satisfy)
 CHECKS: tuple[tuple[str, str, str], ...] = (
-    ("accounts", "accounts_billing_day", "billing_day_of_month IS NULL OR billing_day_of_month BETWEEN 1 AND 31"),
+    (
+        "accounts",
+        "accounts_billing_day",
+        "billing_day_of_month IS NULL OR billing_day_of_month BETWEEN 1 AND 31",
+    ),
     ("accounts", "accounts_payment_terms", "payment_term_days >= 0"),
     ("contracts", "contracts_billing_day", "billing_day_of_month BETWEEN 1 AND 31"),
-    ("contracts", "contracts_dates", "end_date IS NULL OR status = 'CANCELLED' OR end_date >= start_date"),
+    (
+        "contracts",
+        "contracts_dates",
+        "end_date IS NULL OR status = 'CANCELLED' OR end_date >= start_date",
+    ),
     ("contracts", "contracts_notice_days", "renewal_notice_days >= 0"),
     ("contract_lines", "contract_lines_price", "unit_price >= 0"),
     ("order_products", "order_products_billing_day", "billing_day_of_month BETWEEN 1 AND 31"),
@@ -36,7 +44,11 @@ CHECKS: tuple[tuple[str, str, str], ...] = (
         "(document_type = 'INVOICE' AND open_balance >= 0 AND open_balance <= total)"
         " OR (document_type = 'CREDIT_NOTE' AND open_balance <= 0 AND open_balance >= total)",
     ),
-    ("invoices", "invoices_posted_numbered", "status <> 'POSTED' OR (number IS NOT NULL AND posted_on IS NOT NULL)"),
+    (
+        "invoices",
+        "invoices_posted_numbered",
+        "status <> 'POSTED' OR (number IS NOT NULL AND posted_on IS NOT NULL)",
+    ),
     ("payments", "payments_positive", "amount > 0"),
     ("payments", "payments_unapplied", "unapplied >= 0 AND unapplied <= amount"),
     ("applications", "applications_positive", "amount > 0"),
@@ -60,10 +72,18 @@ PARTIAL_UNIQUE: tuple[tuple[str, str, str, str], ...] = (
     # a schedule line is billed by at most one document at a time
     ("invoice_lines_bill_once", "invoice_lines", "schedule_line_id", "bills"),
     # one active overdue-rule hold per account, one purchase-order hold per order
-    ("billing_holds_overdue_once", "billing_holds", "account_id",
-     "source = 'OVERDUE_RULE' AND released_at IS NULL"),
-    ("billing_holds_po_once", "billing_holds", "order_id",
-     "source = 'PURCHASE_ORDER_RULE' AND released_at IS NULL"),
+    (
+        "billing_holds_overdue_once",
+        "billing_holds",
+        "account_id",
+        "source = 'OVERDUE_RULE' AND released_at IS NULL",
+    ),
+    (
+        "billing_holds_po_once",
+        "billing_holds",
+        "order_id",
+        "source = 'PURCHASE_ORDER_RULE' AND released_at IS NULL",
+    ),
     # a contract is renewed at most once
     ("contracts_renewed_once", "contracts", "renewal_of_id", "renewal_of_id IS NOT NULL"),
 )
@@ -102,7 +122,15 @@ def _new(condition: str) -> str:
     import re
 
     keywords = {
-        "IS", "NULL", "NOT", "AND", "OR", "BETWEEN", "IN", "TRUE", "FALSE",
+        "IS",
+        "NULL",
+        "NOT",
+        "AND",
+        "OR",
+        "BETWEEN",
+        "IN",
+        "TRUE",
+        "FALSE",
     }
 
     def qualify(match: re.Match[str]) -> str:

@@ -8,7 +8,8 @@ from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
 
-from orbit.db.models._fields import amount as money, rational
+from orbit.db.models._fields import amount as money
+from orbit.db.models._fields import rational
 from orbit.db.models.accounts import Account
 
 
@@ -202,7 +203,9 @@ class Application(Model):
         "models.Payment", related_name="applications", null=True, on_delete=fields.RESTRICT
     )
     credit_note: fields.ForeignKeyNullableRelation[Invoice] = fields.ForeignKeyField(
-        "models.Invoice", related_name="credit_applications", null=True,
+        "models.Invoice",
+        related_name="credit_applications",
+        null=True,
         on_delete=fields.RESTRICT,
     )
     amount = money()

@@ -8,7 +8,8 @@ from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
 
-from orbit.db.models._fields import amount as money, price, rational
+from orbit.db.models._fields import amount as money
+from orbit.db.models._fields import price, rational
 from orbit.db.models.accounts import Account, Product
 from orbit.engine.enums import (
     BillingFrequency,
@@ -212,7 +213,7 @@ class ScheduleLine(Model):
         table = "schedule_lines"
         indexes = (
             Index(fields=("order_product_id", "period_start"), name="schedule_lines_op"),
-            Index(fields=("account_id", "due_date"), name="schedule_lines_account_due"),
+            Index(fields=("account_id", "period_start"), name="schedule_lines_account_start"),
         )
 
 
