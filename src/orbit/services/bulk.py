@@ -24,6 +24,7 @@ from tortoise.transactions import in_transaction
 
 from orbit import clock
 from orbit.db.models import (
+    Account,
     BillingHold,
     InvoiceRun,
     OrderProduct,
@@ -32,7 +33,7 @@ from orbit.db.models import (
 )
 from orbit.engine.schedule import DueState, effective_due_dates
 from orbit.services.billing import ensure_horizon, line_description
-from orbit.services.holds import HoldCheck, hold_rules, is_active
+from orbit.services.holds import HoldCheck, evaluate_overdue_rule, hold_rules, is_active
 
 log = logging.getLogger("orbit.runs")
 
@@ -204,16 +205,16 @@ async def _bill(raw: Any, run: InvoiceRun, ids: list[int]) -> ChunkBilled:
     return ChunkBilled(len(ids), len(invoice_of), len(records))
 
 
-async def _judge_overdue_rule(raw: Any, ids: list[int], today: dict[int, date], now: Any) -> None:
-    """The overdue rule of ``holds.evaluate_overdue_rule``, for many accounts at once."""
+async def _judge_overdue_rule(
+    raw: Any, ids: list[int], today: dict[int, date], now: Any
+) -> None:
+    """The overdue rule, judged for many accounts with two queries; the few accounts
+    whose hold must change go through ``holds.evaluate_overdue_rule``."""
     rules = await hold_rules()
     active = {
-        r["account_id"]: r["id"]
-        for r in await raw.fetch(
-            "SELECT id, account_id FROM billing_holds WHERE account_id = ANY($1::int[]) "
-            "AND source = 'OVERDUE_RULE' AND released_at IS NULL",
-            ids,
-        )
+        r["account_id"] for r in await raw.fetch(
+            "SELECT account_id FROM billing_holds WHERE account_id = ANY($1::int[]) "
+            "AND source = 'OVERDUE_RULE' AND released_at IS NULL", ids)
     }
     overdue: set[int] = set()
     if rules.overdue_days is not None:
@@ -221,19 +222,9 @@ async def _judge_overdue_rule(raw: Any, ids: list[int], today: dict[int, date], 
             cutoff = today[row["account_id"]] - timedelta(days=rules.overdue_days)
             if row["oldest"] <= cutoff:
                 overdue.add(row["account_id"])
-    release = [hold for account, hold in active.items() if account not in overdue]
-    if release:
-        await raw.execute(
-            "UPDATE billing_holds SET released_at = $2 WHERE id = ANY($1::int[])", release, now
-        )
-    for account in sorted(overdue - set(active)):
-        await raw.execute(
-            "INSERT INTO billing_holds (account_id, scope, source, reason, placed_at) "
-            "VALUES ($1, 'ACCOUNT', 'OVERDUE_RULE', $2, $3)",
-            account,
-            f"an invoice is at least {rules.overdue_days} days past due",
-            now,
-        )
+    changing = sorted(overdue ^ active)
+    for account in await Account.filter(id__in=changing).order_by("id"):
+        await evaluate_overdue_rule(account, today[account.id])
 
 
 async def _active_holds(ids: list[int], today: dict[int, date]) -> dict[int, HoldCheck]:

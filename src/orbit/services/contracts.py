@@ -66,23 +66,37 @@ class ContractInput:
     activate: bool = True
 
 
+async def lock_account(account_id: int) -> None:
+    """Take the account's row lock (PostgreSQL). Every operation that changes what an
+    account bills or owes takes it first, then its other rows: one lock order for all."""
+    await Account.filter(id=account_id).select_for_update().first()
+
+
 async def get_contract(actor: Actor, contract_id: int, lock: bool = False) -> Contract:
+    """The contract, if the actor may see it; with ``lock``, its account's row and its
+    own are locked, in that order."""
     query = Contract.filter(id=contract_id).select_related("account")
-    if lock:
-        query = query.select_for_update(of=("contracts",))
     contract = await query.first()
     if contract is None or not actor.sees(contract.account):
         raise NotFound("contract", ("contractId",))
+    if lock:
+        await lock_account(contract.account_id)
+        contract = await query.select_for_update(of=("contracts",)).first()
+        assert contract is not None
     return contract
 
 
 async def get_order(actor: Actor, order_id: int, lock: bool = False) -> Order:
+    """The order, if the actor may see it; with ``lock``, its account's row and its own
+    are locked, in that order."""
     query = Order.filter(id=order_id).select_related("account", "contract")
-    if lock:
-        query = query.select_for_update(of=("orders",))
     order = await query.first()
     if order is None or not actor.sees(order.account):
         raise NotFound("order", ("orderId",))
+    if lock:
+        await lock_account(order.account_id)
+        order = await query.select_for_update(of=("orders",)).first()
+        assert order is not None
     return order
 
 
@@ -359,6 +373,12 @@ async def renew_contract(
             raise DomainError(
                 Code.INVALID_STATE, "the contract is already renewed", ("contractId",)
             )
+        renewing = await renewing_lines(old)
+        if not renewing:
+            raise DomainError(
+                Code.INVALID_STATE, "no recurring line is in effect on the end date: nothing "
+                "to renew", ("contractId",),
+            )
         account = await Account.get(id=old.account_id)
         anniversary = old.anniversary_day or (old.end_date + timedelta(days=1)).day
         term = renewal_term(
@@ -389,7 +409,7 @@ async def renew_contract(
             status=OrderStatus.DRAFT,
             effective_date=term.start,
         )
-        for line in await renewing_lines(old):
+        for line in renewing:
             product = await Product.get(id=line.product_id)
             await _add_line(
                 account,

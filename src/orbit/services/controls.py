@@ -33,7 +33,7 @@ from orbit.engine.schedule import DueState, effective_due_dates
 from orbit.services import validation as check
 from orbit.services.access import Actor, Permission
 from orbit.services.audit import record
-from orbit.services.contracts import get_contract
+from orbit.services.contracts import get_contract, lock_account
 from orbit.services.errors import Code, DomainError, NotFound
 from orbit.services.schedules import row_of, terms_of
 from orbit.services.state import schedules_of
@@ -61,10 +61,13 @@ async def _targets(actor: Actor, data: OverrideInput) -> list[OrderProduct]:
     if (data.order_product_id is None) == (data.contract_id is None):
         raise DomainError(Code.INVALID, "give orderProductId or contractId", ("orderProductId",))
     if data.order_product_id is not None:
-        op = await OrderProduct.filter(id=data.order_product_id).select_for_update().first()
+        op = await OrderProduct.get_or_none(id=data.order_product_id)
         account = await Account.get_or_none(id=op.account_id) if op else None
         if op is None or account is None or not actor.sees(account):
             raise NotFound("order product", ("orderProductId",))
+        await lock_account(account.id)
+        op = await OrderProduct.filter(id=op.id).select_for_update().first()
+        assert op is not None
         order_status = (await op.order).status
         if order_status is not OrderStatus.ACTIVATED:
             raise DomainError(Code.INVALID_STATE, "the order is not activated", ("orderProductId",))

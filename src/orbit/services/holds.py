@@ -217,16 +217,18 @@ async def evaluate_overdue_rule(account: Account, today: date | None = None) -> 
         account, rules.overdue_days, today
     )
     if should_hold and active is None:
-        await BillingHold.create(
+        hold = await BillingHold.create(
             account_id=account.id,
             scope=HoldScope.ACCOUNT,
             source=HoldSource.OVERDUE_RULE,
             reason=f"an invoice is at least {rules.overdue_days} days past due",
         )
+        await record(Actor.system(), "hold.place", hold, {"source": "OVERDUE_RULE"})
         return True
     if not should_hold and active is not None:
         active.released_at = clock.now()
         await active.save(update_fields=["released_at"])
+        await record(Actor.system(), "hold.release", active, {"source": "OVERDUE_RULE"})
         return False
     return None
 
@@ -254,7 +256,12 @@ async def release_due_manual_holds(now_accounts: Iterable[Account] | None = None
     ).select_related("account")
     for hold in holds:
         if hold.release_on is not None and hold.release_on <= clock.today(hold.account.timezone):
-            released += await BillingHold.filter(id=hold.id, released_at=None).update(
-                released_at=clock.now()
-            )
+            async with in_transaction():
+                done = await BillingHold.filter(id=hold.id, released_at=None).update(
+                    released_at=clock.now()
+                )
+                if done:
+                    await record(Actor.system(), "hold.release", hold,
+                                 {"releaseOn": hold.release_on})
+            released += done
     return released

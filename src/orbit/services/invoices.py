@@ -21,18 +21,23 @@ from orbit.db.models import (
 from orbit.services.access import Actor, Permission
 from orbit.services.audit import record
 from orbit.services.errors import Code, DomainError, NotFound
+from orbit.services.contracts import lock_account
 from orbit.services.holds import evaluate_overdue_rule
 
 PREFIX = {DocumentType.INVOICE: "INV", DocumentType.CREDIT_NOTE: "CN"}
 
 
 async def get_invoice(actor: Actor, invoice_id: int, lock: bool = False) -> Invoice:
+    """The document, if the actor may see it; with ``lock``, its account's row and its
+    own are locked, in that order."""
     query = Invoice.filter(id=invoice_id).select_related("account")
-    if lock:
-        query = query.select_for_update(of=("invoices",))
     invoice = await query.first()
     if invoice is None or not actor.sees(invoice.account):
         raise NotFound("invoice", ("invoiceId",))
+    if lock:
+        await lock_account(invoice.account_id)
+        invoice = await query.select_for_update(of=("invoices",)).first()
+        assert invoice is not None
     return invoice
 
 
@@ -63,6 +68,7 @@ async def post_document(invoice: Invoice, today: date) -> Invoice:
     account = await Account.get(id=invoice.account_id)
     await apply_credits(account)
     await evaluate_overdue_rule(account, today)
+    await invoice.refresh_from_db(fields=["open_balance", "payment_status"])
     return invoice
 
 
@@ -97,6 +103,11 @@ async def post_run(actor: Actor, run_id: int) -> list[Invoice]:
         run = await InvoiceRun.get_or_none(id=run_id).select_for_update()
         if run is None:
             raise NotFound("invoice run", ("invoiceRunId",))
+        owners = await Invoice.filter(
+            invoice_run_id=run_id, status=InvoiceStatus.DRAFT
+        ).values_list("account_id", flat=True)
+        for account_id in sorted(set(owners)):
+            await lock_account(account_id)
         drafts = (
             await Invoice.filter(invoice_run_id=run_id, status=InvoiceStatus.DRAFT)
             .select_related("account")
@@ -193,6 +204,8 @@ async def credit_invoice(
         await apply_credit_note_to(note, invoice)
         await apply_credits(account)
         await evaluate_overdue_rule(account, today)
+        await note.refresh_from_db(fields=["open_balance", "payment_status"])
+        await invoice.refresh_from_db(fields=["open_balance", "payment_status"])
         await record(
             actor, "invoice.credit", invoice, {"creditNote": note.number, "rebill": rebill}
         )

@@ -141,6 +141,7 @@ async def process_renewals() -> tuple[int, int]:
     day after. Returns (renewed, expired)."""
     from tortoise.transactions import in_transaction
 
+    from orbit.services.audit import record
     from orbit.services.contracts import renew_contract
     from orbit.services.errors import DomainError
 
@@ -159,11 +160,16 @@ async def process_renewals() -> tuple[int, int]:
             try:
                 await renew_contract(system, contract.id)
                 renewed += 1
+                continue
             except DomainError as error:
                 log.info("contract %s not renewed: %s", contract.id, error)
-        elif not contract.auto_renew and contract.end_date < today:
+        if contract.end_date < today:
             async with in_transaction():
-                expired += await Contract.filter(
+                done = await Contract.filter(
                     id=contract.id, status=ContractStatus.ACTIVE
                 ).update(status=ContractStatus.EXPIRED)
+                if done:
+                    await record(system, "contract.expire", contract,
+                                 {"endDate": contract.end_date})
+                expired += done
     return renewed, expired
