@@ -67,7 +67,7 @@ USERS = (
 
 
 def user_email(user: DemoUser) -> str:
-    return f"{user.name.split()[0].lower().replace('á', 'a')}@{DOMAIN}"
+    return f"{user.key}@{DOMAIN}"
 
 
 @dataclass(frozen=True)
@@ -313,6 +313,7 @@ CONTRACTS = (
         (L("ORB-PLAT-M", 30), L("ORB-STORAGE-TB", 20)),
         auto_renew=True,
         uplift="5",
+        notice_days=30,
     ),
     DemoContract("quill", "quill", (-14, 1), (L("ORB-PLAT-M", 12), L("ORB-STORAGE-TB", 5))),
     DemoContract(
@@ -390,6 +391,7 @@ CONTRACTS = (
         "sakura",
         (-10, 20),
         (L("ORB-PLAT-M", 50), L("ORB-ANALYTICS", 50), L("ORB-SETUP", 1)),
+        notice_days=45,
     ),
     DemoContract(
         "kumo", "kumo", (-5, 15), (L("ORB-PLAT-A", 200, Q), L("ORB-API-100K", 30)), term_months=24
@@ -506,16 +508,20 @@ async def load_demo(force: bool = False) -> str:
 
     if await Account.exists() and not force:
         return "skipped: the database already has accounts (use --force to add the demo anyway)"
+    from tortoise.transactions import in_transaction
+
     replay = Replay(clock.today())
-    await _catalog(replay)
-    await _people(replay)
-    await _accounts(replay)
-    _schedule_contracts(replay)
-    _schedule_amendments(replay)
-    _schedule_events(replay)
-    _schedule_runs(replay)
-    await replay.play()
-    await _finish(replay)
+    # all or nothing: a demo that failed half-way would be skipped on the next start
+    async with in_transaction():
+        await _catalog(replay)
+        await _people(replay)
+        await _accounts(replay)
+        _schedule_contracts(replay)
+        _schedule_amendments(replay)
+        _schedule_events(replay)
+        _schedule_runs(replay)
+        await replay.play()
+        await _finish(replay)
     return await _summary(replay)
 
 
@@ -550,7 +556,7 @@ async def _people(replay: Replay) -> None:
         email = user_email(person)
         user = await User.get_or_none(email=email)
         if user is None:
-            # the token is not kept: give demo users tokens with `orbit users create`
+            # the token is dropped: the demo never shows one
             user, _ = await create_user(Actor.system(), email, person.name, Role(person.role))
         replay.users[person.key] = user.id
 
@@ -595,7 +601,11 @@ CONTRACT_ACCOUNT = {c.key: c.account for c in CONTRACTS} | {
 def _schedule_contracts(replay: Replay) -> None:
     for item in CONTRACTS:
         start = replay.on(item.start)
-        replay.at(start - timedelta(days=item.signed_before), SETUP, _create_contract(replay, item))
+        # a quote waiting for signature was drafted a few days ago at the latest
+        created = start - timedelta(days=item.signed_before)
+        if not item.activate:
+            created = min(created, replay.today - timedelta(days=3))
+        replay.at(created, SETUP, _create_contract(replay, item))
     # a lost quote: Meridian's first draft is cancelled, a second one waits for signature
     replay.at(replay.on((-1, 20)), SETUP, _cancel_draft(replay, "meridian-q1"))
     # the pilot was renewed by its account manager three weeks before it ended; the
@@ -952,6 +962,6 @@ async def _summary(replay: Replay) -> str:
         + f"), {sum(contracts.values())} contracts ("
         + ", ".join(f"{n} {s}" for s, n in sorted(contracts.items()))
         + f"), {replay.runs} invoice runs, {invoices} invoices, {notes} credit notes, "
-        f"{replay.payments} payments, {holds} active holds; {len(USERS)} users "
-        f"(tokens: `orbit users create`)"
+        f"{replay.payments} payments, {holds} active holds; {len(USERS)} demo users "
+        f"(no tokens)"
     )

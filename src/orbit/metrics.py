@@ -47,7 +47,10 @@ class RequestTimer(SchemaExtension):
         started = time.perf_counter()
         yield
         context = self.execution_context
-        kind = context.operation_type.value if context.operation_type else "unknown"
+        try:
+            kind = context.operation_type.value if context.operation_type else "unknown"
+        except RuntimeError:  # no document: it did not parse (the client gets the syntax error)
+            kind = "unknown"
         REQUEST_SECONDS.labels(operation_label(context.operation_name), kind).observe(
             time.perf_counter() - started
         )

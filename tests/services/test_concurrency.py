@@ -182,14 +182,8 @@ async def overlapping(
     await asyncio.gather(run_first(), run_second())
 
 
-NO_ACCOUNT_LOCK_ON_POSTING = (
-    "bug: post_invoice/post_document apply credits without locking the account row that "
-    "record_payment locks, so a payment recorded while an invoice is being posted is "
-    "never applied to it (open invoice and unapplied credit side by side)"
-)
-
-
 async def test_a_payment_recorded_while_an_invoice_is_posted_is_applied() -> None:
+    """Posting locks the account row first, as recording a payment does."""
     account_id, (draft,) = await _prepaid_with_drafts(1, None)
     await overlapping(
         lambda: record_payment(SYSTEM, account_id, Decimal(60), date(2026, 3, 2), "wire"),
@@ -199,14 +193,8 @@ async def test_a_payment_recorded_while_an_invoice_is_posted_is_applied() -> Non
     assert (invoice.open_balance, invoice.payment_status) == (Decimal(0), PaymentStatus.PAID)
 
 
-BILLING_RACES_AMENDMENTS = (
-    "bug: bill_account locks the account row, amend_contract/cancel_contract lock only the "
-    "contract row, so an amendment planned while a bill is in flight removes a line that "
-    "bill is billing: the removed line stays billed and its days are never credited"
-)
-
-
 async def test_a_cancellation_during_a_bill_credits_what_that_bill_billed() -> None:
+    """Amendments lock the account row first, as billing does."""
     factory.pin_today(date(2026, 3, 1))
     account = await factory.account(billing_day_of_month=1)
     seats = await factory.product("30.00")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import strawberry
@@ -14,6 +15,7 @@ from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
 from orbit.api.errors import Forbidden, Unauthenticated
+from orbit.api.pagination import PageKey, paged
 from orbit.db.models import (
     Account,
     Application,
@@ -23,6 +25,7 @@ from orbit.db.models import (
     Invoice,
     InvoiceLine,
     InvoiceRun,
+    InvoiceStatus,
     Order,
     OrderProduct,
     OrderStatus,
@@ -58,6 +61,20 @@ def _grouped(
         return [groups.get(key, []) for key in keys]
 
     return load
+
+
+async def _balances(keys: list[int]) -> list[Decimal]:
+    """As services.receivables.balance, for many accounts at once."""
+    ids = list(set(keys))
+    totals: dict[int, Decimal] = defaultdict(Decimal)
+    posted = Invoice.filter(account_id__in=ids, status=InvoiceStatus.POSTED)
+    for account_id, total in await posted.values_list("account_id", "total"):
+        totals[int(account_id)] += total
+    for account_id, amount in await Payment.filter(account_id__in=ids).values_list(
+        "account_id", "amount"
+    ):
+        totals[int(account_id)] -= amount
+    return [totals.get(key, Decimal(0)) for key in keys]
 
 
 async def _load_schedules(keys: list[int]) -> list[list[ScheduleEntry]]:
@@ -126,6 +143,26 @@ class Loaders:
     holds_of_account: DataLoader[int, list[BillingHold]] = field(
         default_factory=lambda: DataLoader(_grouped(BillingHold, "account_id"))
     )
+    # pages of nested connections, for every parent on the page at once
+    contracts_of_account: DataLoader[PageKey, list[Contract]] = field(
+        default_factory=lambda: DataLoader(paged(Contract, "account_id"))
+    )
+    orders_of_account: DataLoader[PageKey, list[Order]] = field(
+        default_factory=lambda: DataLoader(paged(Order, "account_id"))
+    )
+    invoices_of_account: DataLoader[PageKey, list[Invoice]] = field(
+        default_factory=lambda: DataLoader(paged(Invoice, "account_id", newest_first=True))
+    )
+    payments_of_account: DataLoader[PageKey, list[Payment]] = field(
+        default_factory=lambda: DataLoader(paged(Payment, "account_id", newest_first=True))
+    )
+    orders_of_contract: DataLoader[PageKey, list[Order]] = field(
+        default_factory=lambda: DataLoader(paged(Order, "contract_id"))
+    )
+    invoices_of_run: DataLoader[PageKey, list[Invoice]] = field(
+        default_factory=lambda: DataLoader(paged(Invoice, "invoice_run_id"))
+    )
+    balance: DataLoader[int, Decimal] = field(default_factory=lambda: DataLoader(_balances))
     renewal_of: DataLoader[int, list[Contract]] = field(
         default_factory=lambda: DataLoader(_grouped(Contract, "renewal_of_id"))
     )

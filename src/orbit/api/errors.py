@@ -60,7 +60,12 @@ class OrbitSchema(strawberry.Schema):
     ) -> None:
         for error in errors:
             if not is_unexpected(error):
-                code = (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
+                code = (error.extensions or {}).get("code")
+                if code is None:
+                    # graphql-core's own errors (invalid documents, variables, limits)
+                    # carry no code: give them one, as every error a client sees has
+                    code = "GRAPHQL_VALIDATION_FAILED"
+                    error.extensions = {**(error.extensions or {}), "code": code}
                 log.info("client error %s: %s", code, error.message)
                 continue
             error_id = uuid.uuid4().hex[:16]

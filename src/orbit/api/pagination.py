@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Sequence
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
@@ -86,6 +89,77 @@ async def keyset(
         query = query.filter(id__lt=last) if newest_first else query.filter(id__gt=last)
     rows = await query.order_by("-id" if newest_first else "id").limit(size + 1)
     items = list(rows[:size])
+    return Page(items, [encode_cursor(r.pk) for r in items], len(rows) > size, after is not None)
+
+
+@dataclass(frozen=True)
+class PageKey:
+    """One parent's page of a nested connection (a DataLoader key)."""
+
+    parent: int
+    size: int
+    after: int | None = None
+    #: only rows whose status is one of these
+    statuses: tuple[str, ...] | None = None
+    #: only rows of accounts this owner owns (an account manager's scope)
+    owner: int | None = None
+
+
+def paged(
+    model: type[M], column: str, newest_first: bool = False
+) -> Callable[[list[PageKey]], Awaitable[list[list[M]]]]:
+    """A DataLoader batch function: the keyset page (plus one row, to tell whether there
+    is a next page) of each parent, for all parents at once. It reads the ids of the
+    parents' rows (an index scan), picks each page, then loads those rows: two
+    statements however many parents, and never more rows than the pages hold."""
+
+    async def load(keys: list[PageKey]) -> list[list[M]]:
+        chosen: dict[PageKey, list[int]] = {}
+        groups: dict[tuple[Any, ...], list[PageKey]] = defaultdict(list)
+        for key in keys:
+            groups[(key.size, key.after, key.statuses, key.owner)].append(key)
+        for (size, after, statuses, owner), group in groups.items():
+            query = model.filter(**{f"{column}__in": sorted({k.parent for k in group})})
+            if statuses:
+                query = query.filter(status__in=list(statuses))
+            if owner is not None:
+                query = query.filter(account__owner_id=owner)
+            if after is not None:
+                query = query.filter(id__lt=after) if newest_first else query.filter(id__gt=after)
+            ordered = query.order_by("-id" if newest_first else "id")
+            per_parent: dict[int, list[int]] = defaultdict(list)
+            for parent, row_id in await ordered.values_list(column, "id"):
+                if len(per_parent[parent]) <= size:
+                    per_parent[parent].append(row_id)
+            for key in group:
+                chosen[key] = per_parent.get(key.parent, [])
+        wanted = sorted({row_id for ids in chosen.values() for row_id in ids})
+        rows = {row.pk: row for row in await model.filter(id__in=wanted)} if wanted else {}
+        return [[rows[row_id] for row_id in chosen[key]] for key in keys]
+
+    return load
+
+
+async def nested_page(
+    loader: DataLoader[PageKey, list[M]],
+    parent: int,
+    first: int | None,
+    after: str | None,
+    statuses: Sequence[Enum] | None = None,
+    owner: int | None = None,
+) -> Page[M]:
+    """The page of a nested connection through a ``paged`` DataLoader (the same rows and
+    cursors as ``keyset``)."""
+    size = page_size(first)
+    key = PageKey(
+        parent,
+        size,
+        decode_int_cursor(after) if after is not None else None,
+        tuple(sorted(s.value for s in statuses)) if statuses else None,
+        owner,
+    )
+    rows = await loader.load(key)
+    items = rows[:size]
     return Page(items, [encode_cursor(r.pk) for r in items], len(rows) > size, after is not None)
 
 

@@ -10,7 +10,7 @@ import strawberry
 from orbit.api.common import Money, Node, price
 from orbit.api.context import Info
 from orbit.api.ids import gid
-from orbit.api.pagination import Page, PageInfo, keyset
+from orbit.api.pagination import Page, PageInfo, nested_page
 from orbit.api.refs import (
     BillingHoldRef,
     ContractConnectionRef,
@@ -29,7 +29,6 @@ from orbit.engine.enums import (
     ProrationPolicy,
 )
 from orbit.services import holds as hold_service
-from orbit.services.receivables import balance
 
 
 @strawberry.type
@@ -119,10 +118,8 @@ class Account(Node):
     ) -> ContractConnectionRef:
         from orbit.api.contracts.types import ContractConnection
 
-        query = db.Contract.filter(account_id=self.row.id)
-        if status:
-            query = query.filter(status__in=status)
-        return ContractConnection.of(await keyset(query, first, after))
+        loader = info.context.loaders.contracts_of_account
+        return ContractConnection.of(await nested_page(loader, self.row.id, first, after, status))
 
     @strawberry.field
     async def orders(
@@ -130,9 +127,8 @@ class Account(Node):
     ) -> OrderConnectionRef:
         from orbit.api.contracts.types import OrderConnection
 
-        return OrderConnection.of(
-            await keyset(db.Order.filter(account_id=self.row.id), first, after)
-        )
+        loader = info.context.loaders.orders_of_account
+        return OrderConnection.of(await nested_page(loader, self.row.id, first, after))
 
     @strawberry.field
     async def invoices(
@@ -144,10 +140,8 @@ class Account(Node):
     ) -> InvoiceConnectionRef:
         from orbit.api.billing.types import InvoiceConnection
 
-        query = db.Invoice.filter(account_id=self.row.id)
-        if status:
-            query = query.filter(status__in=status)
-        return InvoiceConnection.of(await keyset(query, first, after, newest_first=True))
+        loader = info.context.loaders.invoices_of_account
+        return InvoiceConnection.of(await nested_page(loader, self.row.id, first, after, status))
 
     @strawberry.field
     async def payments(
@@ -155,8 +149,8 @@ class Account(Node):
     ) -> PaymentConnectionRef:
         from orbit.api.receivables.types import PaymentConnection
 
-        query = db.Payment.filter(account_id=self.row.id)
-        return PaymentConnection.of(await keyset(query, first, after, newest_first=True))
+        loader = info.context.loaders.payments_of_account
+        return PaymentConnection.of(await nested_page(loader, self.row.id, first, after))
 
     @strawberry.field
     async def holds(self, info: Info, active_only: bool = True) -> list[BillingHoldRef]:
@@ -176,7 +170,7 @@ class Account(Node):
         "(negative: credit)."
     )
     async def balance(self, info: Info) -> Money:
-        return Money.of(await balance(self.row), self.row.currency)
+        return Money.of(await info.context.loaders.balance.load(self.row.id), self.row.currency)
 
     @strawberry.field(
         description="Dry run: the document an invoice run with this target date would create now."

@@ -11,7 +11,7 @@ import strawberry
 from orbit.api.common import Money, Node
 from orbit.api.context import Info
 from orbit.api.ids import gid
-from orbit.api.pagination import Page, PageInfo, keyset
+from orbit.api.pagination import Page, PageInfo, nested_page
 from orbit.api.refs import (
     AccountRef,
     ApplicationRef,
@@ -250,11 +250,12 @@ class InvoiceRun(Node):
     async def invoices(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> InvoiceConnection:
-        query = db.Invoice.filter(invoice_run_id=self.row.id)
-        scope = info.context.actor.owner_scope
-        if scope is not None:
-            query = query.filter(account__owner_id=scope)
-        return InvoiceConnection.of(await keyset(query, first, after))
+        loader = info.context.loaders.invoices_of_run
+        return InvoiceConnection.of(
+            await nested_page(
+                loader, self.row.id, first, after, owner=info.context.actor.owner_scope
+            )
+        )
 
 
 @strawberry.type

@@ -14,21 +14,22 @@ from orbit.api.common import Money, Node, price
 from orbit.api.context import Info
 from orbit.api.errors import BadInput
 from orbit.api.ids import gid
-from orbit.api.pagination import Page, PageInfo, keyset
+from orbit.api.pagination import Page, PageInfo, nested_page
 from orbit.api.refs import AccountRef, BillingHoldRef, InvoiceRef, ProductRef
 from orbit.db import models as db
 from orbit.engine.calendar import ONE_DAY, add_months
 from orbit.engine.enums import (
     BillingFrequency,
     BillingType,
+    ChargeType,
     ContractStatus,
     PartialPeriodTreatment,
     ProrationPolicy,
 )
 from orbit.engine.money import round_fraction
+from orbit.engine.terms import RecurringRate, annual_value
 from orbit.services import holds as hold_service
 from orbit.services.billing import ensure_horizon
-from orbit.services.renewals import annual_recurring_value
 from orbit.services.state import ScheduleEntry
 
 MAX_YEARS_AHEAD = 10
@@ -160,9 +161,8 @@ class Contract(Node):
     async def orders(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> OrderConnection:
-        return OrderConnection.of(
-            await keyset(db.Order.filter(contract_id=self.row.id), first, after)
-        )
+        loader = info.context.loaders.orders_of_contract
+        return OrderConnection.of(await nested_page(loader, self.row.id, first, after))
 
     @strawberry.field
     async def renewal_of(self, info: Info) -> Contract | None:
@@ -180,10 +180,19 @@ class Contract(Node):
         description="12 x the monthly rates of the recurring lines in effect on asOf (default today)."
     )
     async def annual_recurring_value(self, info: Info, as_of: date | None = None) -> Money:
-        account = await info.context.loaders.account.load(self.row.account_id)
+        # as services.renewals.annual_recurring_value, from the request's loaders
+        loaders = info.context.loaders
+        account = await loaders.account.load(self.row.account_id)
         assert account is not None
         when = as_of or clock.today(account.timezone)
-        return Money.of(await annual_recurring_value(self.row, when), account.currency)
+        lines = await loaders.lines_of_contract.load(self.row.id)
+        ops = await loaders.activated_products_of_contract.load(self.row.id)
+        rates = []
+        for line in lines:
+            quantity = quantity_on(ops, line.id, when)
+            if line.charge_type is ChargeType.RECURRING and quantity != 0:
+                rates.append(RecurringRate(quantity, line.unit_price, line.pricing_term_months))
+        return Money.of(annual_value(rates, account.currency), account.currency)
 
 
 @strawberry.type
