@@ -27,6 +27,7 @@ class Settings:
     worker_concurrency: int = 10
     scheduled_run_time: time | None = None
     scheduled_run_timezone: str = "UTC"
+    graphiql_assets: str | None = None
 
     @property
     def production(self) -> bool:
@@ -70,6 +71,8 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
         "unset",
     ),
     ("ORBIT_SCHEDULED_RUN_TIMEZONE", "IANA time zone of the scheduled run", "UTC"),
+    ("ORBIT_GRAPHIQL_ASSETS", "a folder with GraphiQL's scripts (`scripts/fetch-graphiql-assets`), "
+     "served by Orbit instead of unpkg.com, for machines without internet access", "unset"),
 )
 
 
@@ -111,6 +114,11 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"ORBIT_SCHEDULED_RUN_TIMEZONE={zone!r}: not an IANA time zone") from None
+    assets = get("ORBIT_GRAPHIQL_ASSETS")
+    if assets is not None and not os.path.isdir(assets):
+        raise ConfigError(
+            f"ORBIT_GRAPHIQL_ASSETS={assets!r} is not a folder: run scripts/fetch-graphiql-assets"
+        )
     token = get("ORBIT_ADMIN_TOKEN")
     if token is not None and len(token) < 16:
         raise ConfigError("ORBIT_ADMIN_TOKEN is too short: use at least 16 characters")
@@ -122,5 +130,5 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=level,
         worker_concurrency=int(concurrency_text),
         scheduled_run_time=run_time,
-        scheduled_run_timezone=zone,
+        scheduled_run_timezone=zone, graphiql_assets=assets,
     )

@@ -11,8 +11,9 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
@@ -25,9 +26,21 @@ log = logging.getLogger("orbit.api")
 MAX_BODY = 1024 * 1024
 
 
+ASSETS_PATH = "/graphiql-assets/"
+
+
 class OrbitGraphQL(GraphQL[Context, None]):
+    #: serve GraphiQL's scripts from Orbit itself instead of unpkg.com, when set
+    local_assets: bool = False
+
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         return await build_context(request, response)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        page = self.graphql_ide_html
+        if self.local_assets:
+            page = page.replace("https://unpkg.com/", ASSETS_PATH)
+        return HTMLResponse(page)
 
 
 class BodySizeLimit:
@@ -183,13 +196,18 @@ def create_app(
 
     from orbit.metrics import metrics_endpoint
 
+    routes: list[BaseRoute] = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/health", health),
+        Route("/ready", ready),
+        Route("/metrics", metrics_endpoint),
+    ]
+    if settings.graphiql_assets is not None and not settings.production:
+        graphql.local_assets = True
+        routes.append(Mount(ASSETS_PATH.rstrip("/"),
+                            StaticFiles(directory=settings.graphiql_assets)))
     app = Starlette(
-        routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            Route("/health", health),
-            Route("/ready", ready),
-            Route("/metrics", metrics_endpoint),
-        ],
+        routes=routes,
         middleware=[Middleware(RequestId), Middleware(BodySizeLimit, max_bytes=MAX_BODY)],
         lifespan=lifespan,
     )
