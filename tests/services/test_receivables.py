@@ -237,3 +237,31 @@ async def test_aging_shows_unapplied_credit_apart() -> None:
         Decimal(-15),
         Decimal(-15),
     )
+
+
+async def test_aging_without_a_date_ages_each_account_as_of_its_own_today() -> None:
+    """At 23:30 UTC on 14 May it is already 15 May in Tokyo: an invoice posted there
+    today is in the default report, beside the payment received the day before."""
+    from datetime import UTC, datetime
+
+    from orbit import clock
+    from orbit.services import runs
+    from orbit.services.invoices import post_run
+
+    clock.pin(datetime(2026, 5, 14, 23, 30, tzinfo=UTC))
+    seat = await factory.product("1000")
+    tokyo = await factory.account(name="Tokyo KK", currency="JPY", timezone="Asia/Tokyo",
+                                  billing_day_of_month=1)
+    await factory.contract(tokyo, seat, date(2026, 5, 1))
+    run = await runs.start_run(SYSTEM, runs.RunRequest(target_date=date(2026, 5, 1)))
+    await runs.run_inline(run.id)
+    (invoice,) = await post_run(SYSTEM, run.id)
+    await record_payment(SYSTEM, tokyo.id, Decimal("400"), date(2026, 5, 14), "wire")
+
+    report_date, (row,) = await aging(SYSTEM)
+
+    assert invoice.posted_on == date(2026, 5, 15)
+    assert report_date == date(2026, 5, 14)
+    assert row.buckets["CURRENT"] == Decimal("600")
+    assert row.unapplied_credit == 0
+    assert row.total == await balance(tokyo) == Decimal("600")

@@ -189,31 +189,34 @@ async def aging(
     actor: Actor, as_of: date | None = None, owner_id: int | None = None
 ) -> tuple[date, list[AccountAging]]:
     """Receivables as they stood on ``as_of``: documents posted and applications dated
-    on or before it, by days past due."""
-    as_of = as_of or clock.today()
+    on or before it, by days past due. Without ``as_of`` each account is aged as of its
+    own today (its time zone), and the report's date is today in UTC."""
+    report_date = as_of or clock.today()
     accounts = Account.all().order_by("id")
     scope = actor.owner_scope
     if scope is not None:
         if owner_id is not None and owner_id != scope:
-            return as_of, []
+            return report_date, []
         accounts = accounts.filter(owner_id=scope)
     elif owner_id is not None:
         accounts = accounts.filter(owner_id=owner_id)
     rows = await accounts
+    if not rows:
+        return report_date, []
     ids = [a.id for a in rows]
-    documents = (
-        await Invoice.filter(account_id__in=ids, status=InvoiceStatus.POSTED, posted_on__lte=as_of)
-        if ids
-        else []
+    day = {a.id: as_of or clock.today(a.timezone) for a in rows}
+    latest = max(day.values())
+    documents = await Invoice.filter(
+        account_id__in=ids, status=InvoiceStatus.POSTED, posted_on__lte=latest
     )
-    applications = (
-        await Application.filter(account_id__in=ids, applied_on__lte=as_of) if ids else []
-    )
-    payments = await Payment.filter(account_id__in=ids, received_on__lte=as_of) if ids else []
+    applications = await Application.filter(account_id__in=ids, applied_on__lte=latest)
+    payments = await Payment.filter(account_id__in=ids, received_on__lte=latest)
     applied_to: dict[int, Decimal] = defaultdict(Decimal)
     applied_from_note: dict[int, Decimal] = defaultdict(Decimal)
     applied_from_payment: dict[int, Decimal] = defaultdict(Decimal)
     for app in applications:
+        if app.applied_on > day[app.account_id]:
+            continue
         applied_to[app.invoice_id] += app.amount
         if app.credit_note_id is not None:
             applied_from_note[app.credit_note_id] += app.amount
@@ -224,14 +227,20 @@ async def aging(
         for a in rows
     }
     for doc in documents:
+        on = day[doc.account_id]
+        assert doc.posted_on is not None
+        if doc.posted_on > on:
+            continue
         entry = result[doc.account_id]
         if doc.document_type is DocumentType.INVOICE:
             open_amount = doc.total - applied_to[doc.id]
             if open_amount > 0:
-                entry.buckets[bucket_of((as_of - doc.due_date).days)] += open_amount
+                entry.buckets[bucket_of((on - doc.due_date).days)] += open_amount
         else:
             entry.unapplied_credit += doc.total + applied_from_note[doc.id]
     for payment in payments:
+        if payment.received_on > day[payment.account_id]:
+            continue
         entry = result[payment.account_id]
         entry.unapplied_credit -= payment.amount - applied_from_payment[payment.id]
-    return as_of, list(result.values())
+    return report_date, list(result.values())
