@@ -46,9 +46,12 @@ class JobQueue:
 
     async def close(self) -> None:
         if self.worker is not None and self._task is not None:
-            await self.worker.close()
+            # stop the worker's loop first: closing a worker whose loop has not
+            # started yet would leave that loop running on a closed pool
+            self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            await self.worker.close()
         else:
             await self.pool.aclose()
 

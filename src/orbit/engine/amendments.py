@@ -171,6 +171,7 @@ def _check_contract(contract: ContractState, effective: date) -> list[Problem]:
             Problem(
                 Code.INVALID_STATE,
                 f"only an ACTIVE contract can change; this one is {contract.status.value}",
+                ("contractId",),
             )
         ]
     if effective < contract.start or (contract.end is not None and effective > contract.end):

@@ -37,6 +37,9 @@ class AuditEvent(Node):
     async def actor(self, info: Info) -> User | None:
         if self.row.actor_id is None:
             return None
+        viewer = info.context.actor
+        if viewer.owner_scope is not None and self.row.actor_id != viewer.user_id:
+            return None  # account managers see no other users, here as in node(id)
         user = await info.context.loaders.user.load(self.row.actor_id)
         return User.of(user) if user else None
 

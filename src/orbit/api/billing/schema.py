@@ -22,7 +22,7 @@ from orbit.api.context import Info
 from orbit.api.errors import BadInput
 from orbit.api.ids import require_id, row_id
 from orbit.api.mutations import Result, run
-from orbit.api.pagination import keyset
+from orbit.api.pagination import MAX_PAGE, PageInfo, keyset, page_size
 from orbit.db import models as db
 from orbit.services import holds as hold_service
 from orbit.services import invoices as invoicing
@@ -207,15 +207,33 @@ class BillingQueries:
             query = query.filter(account_id=row_id(account_id, "Account") or 0)
         if actor.owner_scope is not None:
             query = query.filter(account__owner_id=actor.owner_scope)
-        # releaseOn is judged in each account's time zone, so it is filtered here
-        page = await keyset(query, first, after, newest_first=True)
-        edges = []
-        for row, cursor in zip(page.items, page.cursors, strict=True):
-            today = clock.today(row.account.timezone)
-            if active_only and not hold_service.is_active(row, today):
-                continue
-            edges.append(BillingHoldEdge(cursor=cursor, node=BillingHold.of(row, today)))
-        return BillingHoldConnection(edges=edges, page_info=page.page_info)
+        # releaseOn is judged in each account's time zone, so it is filtered here; read on
+        # past lapsed holds until the page is full and one more active hold is seen
+        size = page_size(first)
+        edges: list[BillingHoldEdge] = []
+        has_next, last = False, after
+        while not has_next:
+            page = await keyset(query, MAX_PAGE, last, newest_first=True)
+            for row, cursor in zip(page.items, page.cursors, strict=True):
+                today = clock.today(row.account.timezone)
+                if active_only and not hold_service.is_active(row, today):
+                    continue
+                if len(edges) == size:
+                    has_next = True
+                    break
+                edges.append(BillingHoldEdge(cursor=cursor, node=BillingHold.of(row, today)))
+            if not page.has_next:
+                break
+            last = page.cursors[-1]
+        return BillingHoldConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=has_next,
+                has_previous_page=after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
 
     @strawberry.field
     async def hold_rules(self, info: Info) -> HoldRules:
