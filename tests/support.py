@@ -14,7 +14,9 @@ from orbit.db.connection import close_db, db, dialect, open_db
 from orbit.db.migrations import TABLE, migrate
 from orbit.db.migrations.m0002_guards import SEED
 
-PG_ADMIN_URL = os.environ.get("ORBIT_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "ORBIT_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def backend() -> str:

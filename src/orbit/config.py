@@ -71,8 +71,12 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
         "unset",
     ),
     ("ORBIT_SCHEDULED_RUN_TIMEZONE", "IANA time zone of the scheduled run", "UTC"),
-    ("ORBIT_GRAPHIQL_ASSETS", "a folder with GraphiQL's scripts (`scripts/fetch-graphiql-assets`), "
-     "served by Orbit instead of unpkg.com, for machines without internet access", "unset"),
+    (
+        "ORBIT_GRAPHIQL_ASSETS",
+        "a folder with GraphiQL's scripts (`scripts/fetch-graphiql-assets`), "
+        "served by Orbit instead of unpkg.com, for machines without internet access",
+        "unset",
+    ),
 )
 
 
@@ -130,5 +134,6 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=level,
         worker_concurrency=int(concurrency_text),
         scheduled_run_time=run_time,
-        scheduled_run_timezone=zone, graphiql_assets=assets,
+        scheduled_run_timezone=zone,
+        graphiql_assets=assets,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Iterator
@@ -79,8 +80,6 @@ async def refresh_gauges() -> None:
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    try:
+    with contextlib.suppress(Exception):  # a scrape never fails because the database is away
         await refresh_gauges()
-    except Exception:  # a scrape never fails because the database is away
-        pass
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

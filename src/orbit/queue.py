@@ -59,7 +59,8 @@ class JobQueue:
 def embedded_worker(pool: ArqRedis, settings: Settings, burst: bool = False) -> Worker:
     from workers.settings import cron_jobs, functions
 
-    arq.worker.log_redis_info = _no_redis_info
+    # fakeredis has no INFO command, which arq's start-up log uses
+    setattr(arq.worker, "log_redis_info", _no_redis_info)  # noqa: B010
     return Worker(
         functions=functions(),
         cron_jobs=[] if burst else cron_jobs(settings),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import sys
 from collections.abc import Sequence
 from datetime import date
+from typing import TextIO
 
 from orbit.config import Settings
 from orbit.db.models import InvoiceRun
@@ -26,13 +28,13 @@ def progress_line(run: InvoiceRun) -> str:
     )
 
 
-async def follow(run_id: int, interval: float = 0.5, out: object = None) -> InvoiceRun:
+async def follow(run_id: int, interval: float = 0.5, out: TextIO | None = None) -> InvoiceRun:
     stream = out or sys.stderr
     while True:
         run = await InvoiceRun.get(id=run_id)
-        print("\r" + progress_line(run), end="", file=stream, flush=True)  # type: ignore[call-overload]
+        print("\r" + progress_line(run), end="", file=stream, flush=True)
         if run.status in FINISHED:
-            print(file=stream)  # type: ignore[call-overload]
+            print(file=stream)
             return run
         await asyncio.sleep(interval)
 
@@ -71,16 +73,8 @@ async def start_and_follow(
         worker = queue.worker
         assert worker is not None
         task = asyncio.create_task(worker.async_run())
-        finished = await follow(run.id, out=sys.stderr if wait else _Null())
+        finished = await follow(run.id, out=sys.stderr if wait else io.StringIO())
         await task
         await pool.aclose()
     print(f"invoice run {finished.id}: {finished.status.value}")
     return 0 if finished.status.value == "COMPLETED" else 1
-
-
-class _Null:
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        pass

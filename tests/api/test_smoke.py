@@ -71,8 +71,12 @@ async def test_contract_to_invoice_over_http(admin: Api) -> None:
         )
     result = followed["invoiceRun"]
     assert result["status"] == "COMPLETED"
-    assert (result["accountsTotal"], result["accountsProcessed"], result["invoicesCreated"],
-            result["linesCreated"]) == (1, 1, 1, 2)
+    assert (
+        result["accountsTotal"],
+        result["accountsProcessed"],
+        result["invoicesCreated"],
+        result["linesCreated"],
+    ) == (1, 1, 1, 2)
     (edge,) = result["invoices"]["edges"]
     assert edge["node"]["number"] == "INV-000001"
     assert edge["node"]["total"]["amount"] == "102.58"

@@ -52,11 +52,14 @@ class Workers:
         self.logs = Path(tempfile.mkdtemp(prefix="orbit-workers-"))
 
     def start(self) -> subprocess.Popen[bytes]:
-        log = open(self.logs / f"worker-{len(self.processes)}.log", "wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "orbit.cli", "worker"], env=self.env, cwd=ROOT,
-            stdout=log, stderr=subprocess.STDOUT,
-        )
+        with open(self.logs / f"worker-{len(self.processes)}.log", "wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "orbit.cli", "worker"],
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self.processes.append(process)
         return process
 
@@ -98,9 +101,21 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.dir,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -128,25 +143,37 @@ class Book:
     target: date
 
 
-async def build_book(accounts: int = 200, products_per_account: int = 3,
-                     start: date = date(2026, 1, 1), target: date = date(2026, 3, 1)) -> Book:
+async def build_book(
+    accounts: int = 200,
+    products_per_account: int = 3,
+    start: date = date(2026, 1, 1),
+    target: date = date(2026, 3, 1),
+) -> Book:
     catalog = [
-        await create_product(SYSTEM, ProductInput(
-            sku=f"FAULT-{i}", name=f"Product {i}", list_price=price,
-            billing_frequency=BillingFrequency.MONTHLY,
-        ))
+        await create_product(
+            SYSTEM,
+            ProductInput(
+                sku=f"FAULT-{i}",
+                name=f"Product {i}",
+                list_price=price,
+                billing_frequency=BillingFrequency.MONTHLY,
+            ),
+        )
         for i, price in enumerate(Decimal(p) for p in ("10.00", "25.50", "99.99", "7.25", "120.00"))
     ]
     ids = []
     for n in range(accounts):
-        account = await create_account(SYSTEM, AccountInput(
-            name=f"Fault {n:04d}", currency="USD", billing_day_of_month=1))
+        account = await create_account(
+            SYSTEM, AccountInput(name=f"Fault {n:04d}", currency="USD", billing_day_of_month=1)
+        )
         lines = [
             LineInput(product_id=catalog[(n + k) % len(catalog)].id, quantity=1 + (n + k) % 4)
             for k in range(products_per_account)
         ]
-        await create_contract(SYSTEM, ContractInput(
-            account_id=account.id, start_date=start, lines=lines, term_months=12))
+        await create_contract(
+            SYSTEM,
+            ContractInput(account_id=account.id, start_date=start, lines=lines, term_months=12),
+        )
         ids.append(account.id)
     return Book(ids, target)
 
@@ -192,7 +219,8 @@ async def outcome(run_ids: list[int]) -> Outcome:
     """What the runs billed: schedule lines, how many were billed more than once, counts."""
     invoices = await Invoice.filter(invoice_run_id__in=run_ids).values_list("id", flat=True)
     rows = await InvoiceLine.filter(invoice_id__in=list(invoices)).values_list(
-        "schedule_line_id", flat=True)
+        "schedule_line_id", flat=True
+    )
     counts = Counter(rows)
     return Outcome(set(counts), sum(1 for c in counts.values() if c > 1), len(invoices), len(rows))
 

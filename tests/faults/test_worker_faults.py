@@ -78,8 +78,9 @@ async def test_two_runs_for_the_same_date_at_once_bill_each_line_once(
     workers = workers_for(shared_redis)
     workers.start()
     workers.start()
-    first, second = await asyncio.gather(start(shared_redis, book.target),
-                                         start(shared_redis, book.target))
+    first, second = await asyncio.gather(
+        start(shared_redis, book.target), start(shared_redis, book.target)
+    )
     runs_done = [await wait_for(first), await wait_for(second)]
     result = await outcome([first, second])
     assert [r.status for r in runs_done] == [COMPLETED, COMPLETED]
@@ -99,8 +100,7 @@ async def test_the_same_job_delivered_twice_adds_nothing(
     queue = await queue_on(shared_redis)
     for delivery in ("a", "b"):
         for chunk in await runs.pending_chunks(run.id) or [0, 1]:
-            await queue.enqueue("bill_run_chunk", run.id, chunk,
-                                job_id=f"dup-{delivery}-{chunk}")
+            await queue.enqueue("bill_run_chunk", run.id, chunk, job_id=f"dup-{delivery}-{chunk}")
     workers = workers_for(shared_redis)
     workers.start()
     workers.start()
@@ -158,8 +158,7 @@ async def test_a_failing_account_is_recorded_and_the_others_are_billed(
     assert run.status is InvoiceRunStatus.COMPLETED_WITH_ERRORS
     assert [f.account_id for f in failed] == [broken]
     assert "Mars/Olympus_Mons" in (failed[0].error or "")
-    broken_lines = {line for line in expected
-                    if line in await _lines_of(broken)}
+    broken_lines = {line for line in expected if line in await _lines_of(broken)}
     assert result.billed == expected - broken_lines
     assert run.accounts_processed == 80
     assert run.invoices_created == 79 == result.documents

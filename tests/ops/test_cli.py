@@ -16,24 +16,27 @@ import pytest
 from tests.support import backend
 
 ROOT = Path(__file__).resolve().parents[2]
-COMMANDS = ["serve", "worker", "migrate", "invoice-run", "users", "demo", "export-schema",
-            "check"]
+COMMANDS = ["serve", "worker", "migrate", "invoice-run", "users", "demo", "export-schema", "check"]
 
 
-def orbit(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-          timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def orbit(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "orbit.cli", *args], capture_output=True, text=True,
-        env={**os.environ, "ORBIT_LOG_LEVEL": "WARNING", **(env or {})}, cwd=cwd or ROOT,
-        timeout=timeout, check=False,
+        [sys.executable, "-m", "orbit.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ORBIT_LOG_LEVEL": "WARNING", **(env or {})},
+        cwd=cwd or ROOT,
+        timeout=timeout,
+        check=False,
     )
 
 
 @pytest.fixture
 def home(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A fresh embedded database of its own."""
-    yield {"ORBIT_DATABASE_URL": f"sqlite://{tmp_path / 'orbit.sqlite3'}",
-           "ORBIT_REDIS_URL": ""}
+    yield {"ORBIT_DATABASE_URL": f"sqlite://{tmp_path / 'orbit.sqlite3'}", "ORBIT_REDIS_URL": ""}
 
 
 def test_every_command_has_help() -> None:
@@ -54,10 +57,28 @@ def test_migrate_applies_each_step_once(home: dict[str, str]) -> None:
 
 
 def test_users_create_prints_the_token_once(home: dict[str, str]) -> None:
-    made = orbit("users", "create", "--email", "fin@example.com", "--name", "Fin",
-                 "--role", "FINANCE", env=home)
-    again = orbit("users", "create", "--email", "fin@example.com", "--name", "Fin",
-                  "--role", "FINANCE", env=home)
+    made = orbit(
+        "users",
+        "create",
+        "--email",
+        "fin@example.com",
+        "--name",
+        "Fin",
+        "--role",
+        "FINANCE",
+        env=home,
+    )
+    again = orbit(
+        "users",
+        "create",
+        "--email",
+        "fin@example.com",
+        "--name",
+        "Fin",
+        "--role",
+        "FINANCE",
+        env=home,
+    )
     assert made.returncode == 0
     assert "created FINANCE fin@example.com" in made.stdout
     assert made.stdout.count("orb_") == 1
@@ -91,10 +112,14 @@ def test_check_reports_each_part(home: dict[str, str]) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
-    unreachable = orbit("check", env={
-        **home, "ORBIT_DATABASE_URL": f"postgres://nobody@127.0.0.1:{closed}/none",
-        "ORBIT_REDIS_URL": f"redis://127.0.0.1:{closed}/0",
-    })
+    unreachable = orbit(
+        "check",
+        env={
+            **home,
+            "ORBIT_DATABASE_URL": f"postgres://nobody@127.0.0.1:{closed}/none",
+            "ORBIT_REDIS_URL": f"redis://127.0.0.1:{closed}/0",
+        },
+    )
     assert unreachable.returncode == 1
     assert "database: FAILED" in unreachable.stdout
     assert "redis: FAILED" in unreachable.stdout
@@ -114,8 +139,11 @@ def test_serve_starts_migrates_and_prints_a_working_admin_token(
         port = probe.getsockname()[1]
     process = subprocess.Popen(
         [sys.executable, "-m", "orbit.cli", "serve", "--port", str(port)],
-        env={**os.environ, **home, "ORBIT_LOG_LEVEL": "WARNING"}, cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, **home, "ORBIT_LOG_LEVEL": "WARNING"},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -127,11 +155,17 @@ def test_serve_starts_migrates_and_prints_a_working_admin_token(
             except httpx.HTTPError:
                 time.sleep(0.2)
         token = (tmp_path / "data" / "admin-token").read_text().strip()
-        me = httpx.post(f"{base}/graphql", json={"query": "{ me { role } }"},
-                        headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        me = httpx.post(
+            f"{base}/graphql",
+            json={"query": "{ me { role } }"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
         assert me.json() == {"data": {"me": {"role": "ADMIN"}}}
-        assert httpx.get(f"{base}/graphql", headers={"Accept": "text/html"},
-                         timeout=10).status_code == 200
+        assert (
+            httpx.get(f"{base}/graphql", headers={"Accept": "text/html"}, timeout=10).status_code
+            == 200
+        )
     finally:
         process.terminate()
         _, err = process.communicate(timeout=30)
@@ -141,11 +175,20 @@ def test_serve_starts_migrates_and_prints_a_working_admin_token(
 
 @pytest.mark.skipif(backend() != "postgres", reason="needs Redis and PostgreSQL")
 def test_worker_runs_until_stopped(home: dict[str, str]) -> None:
-    env = {**os.environ, **home, "ORBIT_REDIS_URL": "redis://127.0.0.1:6379/15",
-           "ORBIT_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        **home,
+        "ORBIT_REDIS_URL": "redis://127.0.0.1:6379/15",
+        "ORBIT_LOG_LEVEL": "WARNING",
+    }
     assert orbit("migrate", env=home).returncode == 0
-    process = subprocess.Popen([sys.executable, "-m", "orbit.cli", "worker"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orbit.cli", "worker"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     time.sleep(4)
     assert process.poll() is None, process.communicate()[0]
     process.terminate()

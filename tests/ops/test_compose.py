@@ -27,7 +27,9 @@ def test_compose_file_follows_the_compose_specification() -> None:
     checker = Path(sys.executable).parent / "check-jsonschema"
     result = subprocess.run(
         [str(checker), "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -39,8 +41,7 @@ def test_compose_has_the_production_services() -> None:
         assert "healthcheck" in found[name], f"{name} has no healthcheck"
     assert found["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     for name in ("api", "worker"):
-        assert found[name]["depends_on"]["migrate"]["condition"] == \
-            "service_completed_successfully"
+        assert found[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert "ports" not in found["worker"], "workers must scale: no fixed host port"
 
 

@@ -14,22 +14,27 @@ def test_defaults_are_the_embedded_mode() -> None:
     assert settings.database_url == DEFAULT_DATABASE_URL
     assert settings.database_kind == "sqlite"
     assert settings.embedded_queue
-    assert (settings.env, settings.log_level, settings.worker_concurrency) == \
-        ("development", "INFO", 10)
+    assert (settings.env, settings.log_level, settings.worker_concurrency) == (
+        "development",
+        "INFO",
+        10,
+    )
     assert settings.scheduled_run_time is None
 
 
 def test_production_settings_are_read() -> None:
-    settings = load({
-        "ORBIT_DATABASE_URL": "postgresql://orbit@db:5432/orbit",
-        "ORBIT_REDIS_URL": "redis://redis:6379/0",
-        "ORBIT_ENV": "production",
-        "ORBIT_LOG_LEVEL": "warning",
-        "ORBIT_WORKER_CONCURRENCY": "4",
-        "ORBIT_SCHEDULED_RUN_TIME": "02:30",
-        "ORBIT_SCHEDULED_RUN_TIMEZONE": "Europe/Paris",
-        "ORBIT_ADMIN_TOKEN": "x" * 32,
-    })
+    settings = load(
+        {
+            "ORBIT_DATABASE_URL": "postgresql://orbit@db:5432/orbit",
+            "ORBIT_REDIS_URL": "redis://redis:6379/0",
+            "ORBIT_ENV": "production",
+            "ORBIT_LOG_LEVEL": "warning",
+            "ORBIT_WORKER_CONCURRENCY": "4",
+            "ORBIT_SCHEDULED_RUN_TIME": "02:30",
+            "ORBIT_SCHEDULED_RUN_TIMEZONE": "Europe/Paris",
+            "ORBIT_ADMIN_TOKEN": "x" * 32,
+        }
+    )
     assert settings.production and not settings.embedded_queue
     assert settings.database_kind == "postgres"
     assert settings.log_level == "WARNING"
@@ -51,7 +56,8 @@ def test_production_settings_are_read() -> None:
         ("ORBIT_ADMIN_TOKEN", "short", "ORBIT_ADMIN_TOKEN"),
     ],
 )
-def test_bad_values_are_refused_with_the_variable_named(variable: str, value: str,
-                                                        named: str) -> None:
+def test_bad_values_are_refused_with_the_variable_named(
+    variable: str, value: str, named: str
+) -> None:
     with pytest.raises(ConfigError, match=named):
         load({variable: value})

@@ -25,8 +25,7 @@ pytestmark = pytest.mark.usefixtures("clean")
 
 @pytest.fixture
 async def client(database: TestDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(config.Settings(database_url=database.url, env="test"),
-                     manage_database=False)
+    app = create_app(config.Settings(database_url=database.url, env="test"), manage_database=False)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://orbit.test") as c:
@@ -111,8 +110,7 @@ def test_production_logs_are_json_lines_with_the_request_id() -> None:
         configure(config.Settings(env="test"), "api")
     entry = json.loads(stream.getvalue().strip().splitlines()[-1])
     assert entry["message"] == "hello there"
-    assert (entry["level"], entry["request_id"], entry["component"]) == \
-        ("WARNING", "req-7", "api")
+    assert (entry["level"], entry["request_id"], entry["component"]) == ("WARNING", "req-7", "api")
 
 
 async def test_the_api_refuses_a_postgres_database_behind_its_migrations(
@@ -127,5 +125,4 @@ async def test_the_api_refuses_a_postgres_database_behind_its_migrations(
         with pytest.raises(RuntimeError, match="run `orbit migrate`"):
             await prepare_database(config.Settings(database_url=database.url))
     finally:
-        await db().execute_script(
-            "INSERT INTO orbit_migrations (name) VALUES ('0002_guards')")
+        await db().execute_script("INSERT INTO orbit_migrations (name) VALUES ('0002_guards')")

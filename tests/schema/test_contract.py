@@ -53,8 +53,10 @@ def test_no_default_value_changes_against_the_contract(contract_path: Path) -> N
         change.description
         for change in find_dangerous_changes(contract, served)
         if change.type
-        in (DangerousChangeType.ARG_DEFAULT_VALUE_CHANGE,
-            DangerousChangeType.INPUT_FIELD_DEFAULT_VALUE_CHANGE)
+        in (
+            DangerousChangeType.ARG_DEFAULT_VALUE_CHANGE,
+            DangerousChangeType.INPUT_FIELD_DEFAULT_VALUE_CHANGE,
+        )
     ]
     assert changed == []
 

@@ -45,8 +45,12 @@ async def a_varied_book() -> list[int]:
     factory.pin_today(date(2026, 1, 5))
     monthly = await factory.product("30.00", name="Seats")
     quarterly_arrears = await factory.product(
-        "300.00", frequency=BillingFrequency.QUARTERLY, billing_type=BillingType.ARREARS,
-        term=3, name="Usage")
+        "300.00",
+        frequency=BillingFrequency.QUARTERLY,
+        billing_type=BillingType.ARREARS,
+        term=3,
+        name="Usage",
+    )
     setup = await factory.product("500.00", charge_type=ChargeType.ONE_TIME, name="Setup")
     accounts = []
 
@@ -65,24 +69,29 @@ async def a_varied_book() -> list[int]:
     await holds.place_hold(SYSTEM, HoldInput(holds.HoldScope.CONTRACT, contract.id, "dispute"))
     accounts.append(held.id)
 
-    po = await factory.account(name="Needs a PO", billing_day_of_month=1,
-                               requires_purchase_order=True)
+    po = await factory.account(
+        name="Needs a PO", billing_day_of_month=1, requires_purchase_order=True
+    )
     await factory.contract(po, monthly, date(2026, 2, 1), quantity=2)
     accounts.append(po.id)
 
     # a reduction mid-period in advance: a negative line; the contract is held by
     # the overdue rule, which never holds credits
-    shrinking = await factory.account(name="Shrinking", billing_day_of_month=1,
-                                      payment_term_days=0)
+    shrinking = await factory.account(name="Shrinking", billing_day_of_month=1, payment_term_days=0)
     contract, order = await factory.contract(shrinking, monthly, date(2026, 1, 1), quantity=10)
     async with in_transaction():
         first = await bill_account(shrinking.id, date(2026, 1, 1), date(2026, 1, 1))
     assert first.invoice is not None
     await post_invoice(SYSTEM, first.invoice.id)
     line = (await OrderProduct.get(order_id=order.id)).contract_line_id
-    await amend_contract(SYSTEM, AmendmentInput(
-        contract_id=contract.id, effective_date=date(2026, 3, 16),
-        changes=[ChangeInput(quantity=4, contract_line_id=line)]))
+    await amend_contract(
+        SYSTEM,
+        AmendmentInput(
+            contract_id=contract.id,
+            effective_date=date(2026, 3, 16),
+            changes=[ChangeInput(quantity=4, contract_line_id=line)],
+        ),
+    )
     await update_hold_rules(SYSTEM, 30)
     accounts.append(shrinking.id)
 
@@ -91,10 +100,12 @@ async def a_varied_book() -> list[int]:
     _, order_b = await factory.contract(moved, monthly, date(2026, 1, 1), quantity=2)
     op_a = await OrderProduct.get(order_id=order_a.id)
     op_b = await OrderProduct.get(order_id=order_b.id)
-    await override_billing_dates(SYSTEM, OverrideInput(order_product_id=op_a.id,
-                                                       next_billing_date=date(2026, 5, 20)))
-    await override_billing_dates(SYSTEM, OverrideInput(order_product_id=op_b.id,
-                                                       bill_through_date=date(2026, 1, 14)))
+    await override_billing_dates(
+        SYSTEM, OverrideInput(order_product_id=op_a.id, next_billing_date=date(2026, 5, 20))
+    )
+    await override_billing_dates(
+        SYSTEM, OverrideInput(order_product_id=op_b.id, bill_through_date=date(2026, 1, 14))
+    )
     accounts.append(moved.id)
 
     factory.pin_today(date(2026, 4, 10))
@@ -107,9 +118,13 @@ async def documents(run_id: int) -> dict[int, Any]:
     for invoice in await Invoice.filter(invoice_run_id=run_id).order_by("account_id"):
         lines = await InvoiceLine.filter(invoice_id=invoice.id).order_by("id")
         found[invoice.account_id] = (
-            invoice.document_type, invoice.total, invoice.due_date,
-            [(line.schedule_line_id, line.description, line.amount, line.quantity,
-              line.fraction) for line in lines],
+            invoice.document_type,
+            invoice.total,
+            invoice.due_date,
+            [
+                (line.schedule_line_id, line.description, line.amount, line.quantity, line.fraction)
+                for line in lines
+            ],
         )
     return found
 

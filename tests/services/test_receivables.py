@@ -250,8 +250,9 @@ async def test_aging_without_a_date_ages_each_account_as_of_its_own_today() -> N
 
     clock.pin(datetime(2026, 5, 14, 23, 30, tzinfo=UTC))
     seat = await factory.product("1000")
-    tokyo = await factory.account(name="Tokyo KK", currency="JPY", timezone="Asia/Tokyo",
-                                  billing_day_of_month=1)
+    tokyo = await factory.account(
+        name="Tokyo KK", currency="JPY", timezone="Asia/Tokyo", billing_day_of_month=1
+    )
     await factory.contract(tokyo, seat, date(2026, 5, 1))
     run = await runs.start_run(SYSTEM, runs.RunRequest(target_date=date(2026, 5, 1)))
     await runs.run_inline(run.id)

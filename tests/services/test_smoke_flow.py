@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from tortoise.transactions import in_transaction
+
 from orbit.db.models import Invoice, InvoiceStatus, ScheduleLine
 from orbit.services.billing import bill_account, invoice_preview
 from orbit.services.invoices import post_invoice
 from orbit.services.receivables import record_payment
 from tests.services import factory
 from tests.services.factory import SYSTEM
-from tortoise.transactions import in_transaction
 
 
 async def test_contract_bills_its_first_line_and_gets_paid() -> None:
@@ -20,8 +21,11 @@ async def test_contract_bills_its_first_line_and_gets_paid() -> None:
     seats = await factory.product("30.00")
     contract, order = await factory.contract(acme, seats, date(2026, 3, 10), quantity=2)
     assert contract.end_date == date(2027, 3, 9)
-    amounts = await ScheduleLine.filter(order_product__order_id=order.id).order_by(
-        "period_start").values_list("amount", flat=True)
+    amounts = (
+        await ScheduleLine.filter(order_product__order_id=order.id)
+        .order_by("period_start")
+        .values_list("amount", flat=True)
+    )
     assert [str(a) for a in amounts][:2] == ["42.580", "60.000"]
     assert sum(amounts) == Decimal("720.00")
 

@@ -204,8 +204,9 @@ def create_app(
     ]
     if settings.graphiql_assets is not None and not settings.production:
         graphql.local_assets = True
-        routes.append(Mount(ASSETS_PATH.rstrip("/"),
-                            StaticFiles(directory=settings.graphiql_assets)))
+        routes.append(
+            Mount(ASSETS_PATH.rstrip("/"), StaticFiles(directory=settings.graphiql_assets))
+        )
     app = Starlette(
         routes=routes,
         middleware=[Middleware(RequestId), Middleware(BodySizeLimit, max_bytes=MAX_BODY)],

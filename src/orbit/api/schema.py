@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from strawberry.extensions import (
     DisableIntrospection,
@@ -62,7 +62,7 @@ def build_schema(production: bool = False) -> OrbitSchema:
         mutation=Mutation,
         types=list(NODE_TYPES),
         extensions=extensions,
-        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        config=StrawberryConfig(scalar_map=cast(dict[object, Any], SCALAR_MAP)),
     )
 
 

@@ -186,9 +186,9 @@ def build_schedule(terms: OrderProductTerms, through: date | None = None) -> lis
         # reach the first full period, so that a leading partial line is merged with it
         # however far ahead the schedule is first built
         assert terms.series is not None and through is not None
-        first = terms.series.period_containing(terms.start)
-        if first.start != terms.start:
-            through = max(through, first.end + ONE_DAY)
+        opening = terms.series.period_containing(terms.start)
+        if opening.start != terms.start:
+            through = max(through, opening.end + ONE_DAY)
     drafts = _cut(terms, terms.start, terms.end, through)
     if terms.treatment is PartialPeriodTreatment.COMBINE:
         drafts = _combine_leading(terms, drafts)

@@ -44,7 +44,7 @@ from orbit.services import validation as check
 from orbit.services.access import Actor, Permission
 from orbit.services.audit import record
 from orbit.services.contracts import get_contract, hold_for_purchase_order, store_schedule
-from orbit.services.errors import DomainError, NotFound
+from orbit.services.errors import Code, DomainError, NotFound
 from orbit.services.schedules import parts_text, rational_text, row_of, terms_of
 from orbit.services.state import horizon, schedules_of
 
@@ -140,7 +140,7 @@ def product_info(product: Product) -> ProductInfo:
 
 async def _changes(contract: Contract, data: AmendmentInput) -> list[Change]:
     if len(data.changes) > MAX_CHANGES:
-        raise DomainError(check.Code.INVALID, f"at most {MAX_CHANGES} changes", ("changes",))
+        raise DomainError(Code.INVALID, f"at most {MAX_CHANGES} changes", ("changes",))
     product_ids = [c.product_id for c in data.changes if c.product_id is not None]
     products = {p.id: p for p in await Product.filter(id__in=product_ids)}
     result = []
@@ -291,7 +291,7 @@ async def _apply(
             )
             line_id = line.id
         else:
-            line_id = int(delta.line.key)  # type: ignore[call-overload]
+            line_id = int(delta.line.key)
         series = terms.series
         op = await OrderProduct.create(
             order=order,
@@ -323,7 +323,7 @@ async def _apply(
         await store_schedule(op, lines, through)
         total += schedule_total(delta.schedule, plan.through)
     for item in plan.terminations:
-        await _store_termination(int(item.order_product.key), item.termination)  # type: ignore[call-overload]
+        await _store_termination(int(item.order_product.key), item.termination)
         if item.line.key is not None and not plan.cancels_contract:
             await ContractLine.filter(id=item.line.key).update(
                 cancelled=True, end_date=item.termination.cut
@@ -361,9 +361,12 @@ async def _store_termination(op_id: int, termination: Termination) -> None:
     op.end_date = termination.cut
     op.scheduled_through = None
     op.total_amount = sum(
-        await ScheduleLine.filter(order_product_id=op.id, removed=False).values_list(
-            "amount", flat=True
-        ),
+        [
+            Decimal(a)
+            for a in await ScheduleLine.filter(order_product_id=op.id, removed=False).values_list(
+                "amount", flat=True
+            )
+        ],
         Decimal(0),
     )
     await op.save()

@@ -205,16 +205,17 @@ async def _bill(raw: Any, run: InvoiceRun, ids: list[int]) -> ChunkBilled:
     return ChunkBilled(len(ids), len(invoice_of), len(records))
 
 
-async def _judge_overdue_rule(
-    raw: Any, ids: list[int], today: dict[int, date], now: Any
-) -> None:
+async def _judge_overdue_rule(raw: Any, ids: list[int], today: dict[int, date], now: Any) -> None:
     """The overdue rule, judged for many accounts with two queries; the few accounts
     whose hold must change go through ``holds.evaluate_overdue_rule``."""
     rules = await hold_rules()
     active = {
-        r["account_id"] for r in await raw.fetch(
+        r["account_id"]
+        for r in await raw.fetch(
             "SELECT account_id FROM billing_holds WHERE account_id = ANY($1::int[]) "
-            "AND source = 'OVERDUE_RULE' AND released_at IS NULL", ids)
+            "AND source = 'OVERDUE_RULE' AND released_at IS NULL",
+            ids,
+        )
     }
     overdue: set[int] = set()
     if rules.overdue_days is not None:

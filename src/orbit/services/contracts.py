@@ -376,8 +376,9 @@ async def renew_contract(
         renewing = await renewing_lines(old)
         if not renewing:
             raise DomainError(
-                Code.INVALID_STATE, "no recurring line is in effect on the end date: nothing "
-                "to renew", ("contractId",),
+                Code.INVALID_STATE,
+                "no recurring line is in effect on the end date: nothing to renew",
+                ("contractId",),
             )
         account = await Account.get(id=old.account_id)
         anniversary = old.anniversary_day or (old.end_date + timedelta(days=1)).day

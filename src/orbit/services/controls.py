@@ -151,7 +151,7 @@ async def _override(op: OrderProduct, data: OverrideInput) -> None:
             raise DomainError(
                 Code.INVALID_STATE, "the order product is fully billed", ("orderProductId",)
             )
-        op.override_line_id = int(stored[index].key)  # type: ignore[call-overload]
+        op.override_line_id = int(stored[index].key)
         op.next_billing_date_override = data.next_billing_date
     await op.save()
 
@@ -194,7 +194,7 @@ async def change_billing_day(actor: Actor, contract_id: int, day: int) -> Contra
         schedules = await schedules_of(ops)
         for op in ops:
             recut = plan_recut(terms_of(op), schedules[op.id], change_start, series)
-            replaced = [int(s.key) for s in recut.replaced]  # type: ignore[call-overload]
+            replaced = [int(s.key) for s in recut.replaced]
             if replaced:
                 await ScheduleLine.filter(id__in=replaced).update(removed=True)
                 await ScheduleLine.bulk_create([row_of(op, line) for line in recut.lines])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Protocol
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
@@ -41,27 +42,35 @@ def is_active(hold: BillingHold, today: date) -> bool:
     return hold.released_at is None and (hold.release_on is None or hold.release_on > today)
 
 
+class Holdable(Protocol):
+    """What a hold's scope is judged on: an order product's place in its account."""
+
+    id: int
+    contract_id: int
+    order_id: int
+
+
 @dataclass(frozen=True)
 class HoldCheck:
     """The active holds of one account, ready to judge its order products' lines."""
 
     holds: tuple[BillingHold, ...]
 
-    def holding(self, op: OrderProduct, order_id: int | None = None) -> list[BillingHold]:
+    def holding(self, op: Holdable, order_id: int | None = None) -> list[BillingHold]:
         order_id = op.order_id if order_id is None else order_id
         return [h for h in self.holds if _covers(h, op, order_id)]
 
-    def holds_line(self, op: OrderProduct, amount_is_negative: bool) -> bool:
+    def holds_line(self, op: Holdable, amount_is_negative: bool) -> bool:
         for hold in self.holding(op):
             if hold.source is HoldSource.MANUAL or not amount_is_negative:
                 return True
         return False
 
-    def on_hold(self, op: OrderProduct) -> bool:
+    def on_hold(self, op: Holdable) -> bool:
         return bool(self.holding(op))
 
 
-def _covers(hold: BillingHold, op: OrderProduct, order_id: int) -> bool:
+def _covers(hold: BillingHold, op: Holdable, order_id: int) -> bool:
     if hold.scope is HoldScope.ACCOUNT:
         return True
     if hold.scope is HoldScope.CONTRACT:
@@ -180,7 +189,7 @@ async def update_hold_rules(actor: Actor, overdue_days: int | None) -> HoldRules
     if overdue_days is not None:
         check.whole(overdue_days, "overdueDays", 0, 3650)
     async with in_transaction():
-        rules = await HoldRules.get_or_none(id=1).select_for_update()
+        rules = await HoldRules.filter(id=1).select_for_update().first()
         if rules is None:
             rules = await HoldRules.create(id=1, overdue_days=overdue_days)
         else:
@@ -261,7 +270,8 @@ async def release_due_manual_holds(now_accounts: Iterable[Account] | None = None
                     released_at=clock.now()
                 )
                 if done:
-                    await record(Actor.system(), "hold.release", hold,
-                                 {"releaseOn": hold.release_on})
+                    await record(
+                        Actor.system(), "hold.release", hold, {"releaseOn": hold.release_on}
+                    )
             released += done
     return released

@@ -20,8 +20,8 @@ from orbit.db.models import (
 )
 from orbit.services.access import Actor, Permission
 from orbit.services.audit import record
-from orbit.services.errors import Code, DomainError, NotFound
 from orbit.services.contracts import lock_account
+from orbit.services.errors import Code, DomainError, NotFound
 from orbit.services.holds import evaluate_overdue_rule
 
 PREFIX = {DocumentType.INVOICE: "INV", DocumentType.CREDIT_NOTE: "CN"}
@@ -100,13 +100,13 @@ async def post_run(actor: Actor, run_id: int) -> list[Invoice]:
     """Post every DRAFT document of a run."""
     actor.require(Permission.DOCUMENTS)
     async with in_transaction():
-        run = await InvoiceRun.get_or_none(id=run_id).select_for_update()
+        run = await InvoiceRun.filter(id=run_id).select_for_update().first()
         if run is None:
             raise NotFound("invoice run", ("invoiceRunId",))
         owners = await Invoice.filter(
             invoice_run_id=run_id, status=InvoiceStatus.DRAFT
         ).values_list("account_id", flat=True)
-        for account_id in sorted(set(owners)):
+        for account_id in sorted({int(a) for a in owners}):
             await lock_account(account_id)
         drafts = (
             await Invoice.filter(invoice_run_id=run_id, status=InvoiceStatus.DRAFT)

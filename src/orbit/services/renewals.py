@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import Enum
+from typing import Any
 
 from tortoise.expressions import Q
 
@@ -75,9 +76,9 @@ async def upcoming_renewals(
     if auto_renew is not None:
         query = query.filter(auto_renew=auto_renew)
     if after is not None:
-        query = query.filter(
-            Q(**{f"{field}__gt": after[0]}) | Q(**{field: after[0], "id__gt": after[1]})
-        )
+        later: dict[str, Any] = {f"{field}__gt": after[0]}
+        same_day: dict[str, Any] = {field: after[0], "id__gt": after[1]}
+        query = query.filter(Q(**later) | Q(**same_day))
     contracts = await query.order_by(field, "id").limit(limit).select_related("account")
     values = await annual_values(contracts)
     return [UpcomingRenewal(c, as_of, *values[c.id]) for c in contracts]
@@ -165,11 +166,12 @@ async def process_renewals() -> tuple[int, int]:
                 log.info("contract %s not renewed: %s", contract.id, error)
         if contract.end_date < today:
             async with in_transaction():
-                done = await Contract.filter(
-                    id=contract.id, status=ContractStatus.ACTIVE
-                ).update(status=ContractStatus.EXPIRED)
+                done = await Contract.filter(id=contract.id, status=ContractStatus.ACTIVE).update(
+                    status=ContractStatus.EXPIRED
+                )
                 if done:
-                    await record(system, "contract.expire", contract,
-                                 {"endDate": contract.end_date})
+                    await record(
+                        system, "contract.expire", contract, {"endDate": contract.end_date}
+                    )
                 expired += done
     return renewed, expired

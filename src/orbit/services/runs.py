@@ -61,14 +61,14 @@ async def start_run(actor: Actor, request: RunRequest) -> InvoiceRun:
     async with in_transaction():
         if request.account_ids is not None:
             ids = sorted(set(request.account_ids))
-            found = set(await Account.filter(id__in=ids).values_list("id", flat=True))
+            found = {int(a) for a in await Account.filter(id__in=ids).values_list("id", flat=True)}
             for index, account_id in enumerate(request.account_ids):
                 if account_id not in found:
                     raise NotFound("account", ("accountIds", str(index)))
             if not ids:
                 raise DomainError(Code.INVALID, "accountIds is empty", ("accountIds",))
         else:
-            ids = list(await Account.all().order_by("id").values_list("id", flat=True))
+            ids = [int(a) for a in await Account.all().order_by("id").values_list("id", flat=True)]
         run = await InvoiceRun.create(
             status=InvoiceRunStatus.QUEUED,
             target_date=request.target_date,

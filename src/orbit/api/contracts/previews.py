@@ -38,8 +38,8 @@ def plan_view(plan: AmendmentPlan, contract_id: int, currency: str) -> dict[str,
         "total": None if plan.total is None else str(plan.total),
         "changes": [
             {
-                "productId": int(d.product.key),  # type: ignore[call-overload]
-                "contractLineId": None if d.line is None else int(d.line.key),  # type: ignore[call-overload]
+                "productId": int(d.product.key),
+                "contractLineId": None if d.line is None else int(d.line.key),
                 "quantityBefore": d.quantity_before,
                 "quantityAfter": d.quantity_after,
                 "unitPrice": str(d.terms.unit_price),
@@ -54,8 +54,8 @@ def plan_view(plan: AmendmentPlan, contract_id: int, currency: str) -> dict[str,
         ],
         "terminations": [
             {
-                "contractLineId": int(t.line.key),  # type: ignore[call-overload]
-                "orderProductId": int(t.order_product.key),  # type: ignore[call-overload]
+                "contractLineId": int(t.line.key),
+                "orderProductId": int(t.order_product.key),
                 "endDate": t.termination.cut.isoformat(),
                 "removedLines": [
                     line_view(s.line)

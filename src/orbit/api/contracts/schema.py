@@ -209,7 +209,7 @@ def _amend_failed(problems: list[Problem]) -> AmendContractPayload:
 def amendment_input(input: AmendContractInput) -> amending.AmendmentInput:
     _limit(input.changes, "changes")
     changes = []
-    for index, change in enumerate(input.changes):
+    for change in input.changes:
         line_id = row_id(change.contract_line_id, "ContractLine")
         product_id = row_id(change.product_id, "Product")
         changes.append(

@@ -177,7 +177,8 @@ class Contract(Node):
         return Contract.of(rows[0]) if rows else None
 
     @strawberry.field(
-        description="12 x the monthly rates of the recurring lines in effect on asOf (default today)."
+        description="12 x the monthly rates of the recurring lines in effect on asOf "
+        "(default today)."
     )
     async def annual_recurring_value(self, info: Info, as_of: date | None = None) -> Money:
         # as services.renewals.annual_recurring_value, from the request's loaders

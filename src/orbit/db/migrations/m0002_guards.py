@@ -36,7 +36,8 @@ CHECKS: tuple[tuple[str, str, str], ...] = (
     (
         "invoices",
         "invoices_sign",
-        "(document_type = 'INVOICE' AND total >= 0) OR (document_type = 'CREDIT_NOTE' AND total < 0)",
+        "(document_type = 'INVOICE' AND total >= 0)"
+        " OR (document_type = 'CREDIT_NOTE' AND total < 0)",
     ),
     (
         "invoices",
@@ -55,7 +56,8 @@ CHECKS: tuple[tuple[str, str, str], ...] = (
     (
         "applications",
         "applications_one_source",
-        "(payment_id IS NULL AND credit_note_id IS NOT NULL) OR (payment_id IS NOT NULL AND credit_note_id IS NULL)",
+        "(payment_id IS NULL AND credit_note_id IS NOT NULL)"
+        " OR (payment_id IS NOT NULL AND credit_note_id IS NULL)",
     ),
     ("document_sequences", "document_sequences_positive", "last_number >= 0"),
     ("hold_rules", "hold_rules_days", "overdue_days IS NULL OR overdue_days >= 0"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from tortoise import fields
@@ -13,14 +14,14 @@ AMOUNT_PLACES = 3
 PRICE_PLACES = 6
 
 
-def amount(**kwargs: Any) -> fields.DecimalField:
+def amount(**kwargs: Any) -> fields.DecimalField[Decimal]:
     return fields.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES, **kwargs)
 
 
-def price(**kwargs: Any) -> fields.DecimalField:
+def price(**kwargs: Any) -> fields.DecimalField[Decimal]:
     return fields.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=PRICE_PLACES, **kwargs)
 
 
-def rational(**kwargs: Any) -> fields.CharField:
+def rational(**kwargs: Any) -> fields.CharField[str]:
     """An exact value as 'numerator/denominator'."""
     return fields.CharField(max_length=200, **kwargs)

@@ -52,6 +52,8 @@ class AuditEvent(Model):
     account_id = fields.IntField(null=True, db_index=True)
     details = fields.TextField()
 
+    actor_id: int | None
+
     class Meta:
         table = "audit_events"
 

@@ -81,7 +81,7 @@ class InvoiceRunAccount(Model):
     status = fields.CharEnumField(RunAccountStatus, max_length=16, default=RunAccountStatus.PENDING)
     invoice_id = fields.BigIntField(null=True)
     lines = fields.IntField(default=0)
-    error = fields.TextField(null=True)
+    error: str | None = fields.TextField(null=True)
     processed_at = fields.DatetimeField(null=True)
 
     run_id: int

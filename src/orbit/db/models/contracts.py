@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import Enum
 
 from tortoise import fields
@@ -175,7 +176,7 @@ class OrderProduct(Model):
     #: evergreen order products store their schedule through this date
     scheduled_through = fields.DateField(null=True)
     #: fixed at activation; null for evergreen
-    total_amount = money(null=True)
+    total_amount: Decimal | None = money(null=True)
 
     order_id: int
     contract_line_id: int
