@@ -37,7 +37,12 @@ from orbit.db.models import (
 from orbit.services.access import Actor, Permission
 from orbit.services.errors import AccessDenied
 from orbit.services.errors import Unauthenticated as NoActor
-from orbit.services.state import ScheduleEntry, schedule_entries
+from orbit.services.state import (
+    BillingSummary,
+    ScheduleEntry,
+    billing_summaries,
+    schedule_entries,
+)
 
 M = TypeVar("M", bound=Model)
 
@@ -75,6 +80,12 @@ async def _balances(keys: list[int]) -> list[Decimal]:
     ):
         totals[int(account_id)] -= amount
     return [totals.get(key, Decimal(0)) for key in keys]
+
+
+async def _load_summaries(keys: list[int]) -> list[BillingSummary | None]:
+    ops = await OrderProduct.filter(id__in=list(set(keys)))
+    summaries = await billing_summaries(ops)
+    return [summaries.get(key) for key in keys]
 
 
 async def _load_schedules(keys: list[int]) -> list[list[ScheduleEntry]]:
@@ -168,6 +179,9 @@ class Loaders:
     )
     schedule: DataLoader[int, list[ScheduleEntry]] = field(
         default_factory=lambda: DataLoader(_load_schedules)
+    )
+    billing_summary: DataLoader[int, BillingSummary | None] = field(
+        default_factory=lambda: DataLoader(_load_summaries)
     )
 
 

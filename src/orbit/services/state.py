@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from orbit.db.models import (
     Invoice,
@@ -117,4 +118,68 @@ async def schedule_entries(ops: Sequence[OrderProduct]) -> dict[int, list[Schedu
             ScheduleEntry(row, effective, billed.get(row.id))
             for row, effective in zip(ordered, effective_due_dates(states), strict=True)
         ]
+    return result
+
+
+@dataclass(frozen=True)
+class BillingSummary:
+    """Where an order product's billing stands, without loading its schedule."""
+
+    next_due: date | None
+    billed_through: date | None
+    billed_amount: Decimal
+
+
+_SUMMARY_LINES = """
+SELECT sl.order_product_id AS op, sl.id AS id, sl.period_start AS period_start,
+       sl.period_end AS period_end, sl.due_date AS due_date, sl.amount AS amount,
+       sl.is_credit AS is_credit,
+       EXISTS (SELECT 1 FROM invoice_lines il
+               WHERE il.schedule_line_id = sl.id AND il.bills) AS billed
+FROM schedule_lines sl
+WHERE sl.order_product_id IN ({ids}) AND NOT sl.removed
+"""
+
+
+def _day(value: object) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+async def billing_summaries(ops: Sequence[OrderProduct]) -> dict[int, BillingSummary]:
+    """Next billing date (the first unbilled line's, override included), billed-through
+    date and billed amount of each order product, from one statement."""
+    if not ops:
+        return {}
+    from orbit.db.connection import db
+
+    ids = sorted({op.id for op in ops})
+    rows = await db().execute_query_dict(
+        _SUMMARY_LINES.format(ids=", ".join(str(int(i)) for i in ids))
+    )
+    first_unbilled: dict[int, tuple[date, int, date]] = {}
+    billed_through: dict[int, date] = {}
+    billed_amount: dict[int, Decimal] = {}
+    for row in rows:
+        op_id = int(row["op"])
+        if row["billed"]:
+            billed_amount[op_id] = billed_amount.get(op_id, Decimal(0)) + Decimal(
+                str(row["amount"])
+            )
+            if not row["is_credit"]:
+                end = _day(row["period_end"])
+                billed_through[op_id] = max(end, billed_through.get(op_id, end))
+        elif not row["is_credit"]:
+            key = (_day(row["period_start"]), int(row["id"]), _day(row["due_date"]))
+            if op_id not in first_unbilled or key < first_unbilled[op_id]:
+                first_unbilled[op_id] = key
+    result = {}
+    for op in ops:
+        first = first_unbilled.get(op.id)
+        next_due = None
+        if first is not None:
+            override = op.next_billing_date_override if op.override_line_id == first[1] else None
+            next_due = override or first[2]
+        result[op.id] = BillingSummary(
+            next_due, billed_through.get(op.id), billed_amount.get(op.id, Decimal(0))
+        )
     return result

@@ -359,17 +359,13 @@ class OrderProduct(Node):
         "when fully billed."
     )
     async def next_billing_date(self, info: Info) -> date | None:
-        for entry in await self._entries(info):
-            if not entry.billed and not entry.row.is_credit:
-                return entry.effective_due
-        return None
+        summary = await info.context.loaders.billing_summary.load(self.row.id)
+        return summary.next_due if summary else None
 
     @strawberry.field(description="End date of the last billed line.")
     async def billed_through_date(self, info: Info) -> date | None:
-        ends = [
-            e.row.period_end for e in await self._entries(info) if e.billed and not e.row.is_credit
-        ]
-        return max(ends) if ends else None
+        summary = await info.context.loaders.billing_summary.load(self.row.id)
+        return summary.billed_through if summary else None
 
     @strawberry.field
     async def on_hold(self, info: Info) -> bool:
@@ -387,8 +383,8 @@ class OrderProduct(Node):
 
     @strawberry.field
     async def billed_amount(self, info: Info) -> Money:
-        total = sum((e.row.amount for e in await self._entries(info) if e.billed), Decimal(0))
-        return Money.of(total, self.row.currency)
+        summary = await info.context.loaders.billing_summary.load(self.row.id)
+        return Money.of(summary.billed_amount if summary else Decimal(0), self.row.currency)
 
     @strawberry.field(
         description="The stored schedule; evergreen schedules through the given date "

@@ -88,6 +88,7 @@ CREATE TABLE "accounts" (
     "created_at" TIMESTAMPTZ NOT NULL,
     "owner_id" INT REFERENCES "users" ("id") ON DELETE SET NULL
 );
+CREATE INDEX "idx_accounts_owner_i_0599b1" ON "accounts" ("owner_id");
 COMMENT ON COLUMN "accounts"."proration_policy" IS 'ACTUAL_DAYS: ACTUAL_DAYS\nMONTHLY_PLUS_DAILY: MONTHLY_PLUS_DAILY\nCALENDAR_MONTHLY_PLUS_DAILY: CALENDAR_MONTHLY_PLUS_DAILY';
 COMMENT ON COLUMN "accounts"."partial_period_treatment" IS 'SEPARATE: SEPARATE\nCOMBINE: COMBINE';
 CREATE TABLE "api_tokens" (
@@ -145,6 +146,7 @@ CREATE TABLE "contracts" (
     "account_id" INT NOT NULL REFERENCES "accounts" ("id") ON DELETE RESTRICT,
     "renewal_of_id" INT REFERENCES "contracts" ("id") ON DELETE RESTRICT
 );
+CREATE INDEX "idx_contracts_account_d8eddb" ON "contracts" ("account_id");
 CREATE INDEX "contracts_status_end" ON "contracts" ("status", "end_date");
 CREATE INDEX "contracts_status_notice" ON "contracts" ("status", "notice_deadline");
 CREATE INDEX "contracts_owner_end" ON "contracts" ("owner_id", "status", "end_date");
@@ -166,6 +168,7 @@ CREATE TABLE "contract_lines" (
     "contract_id" INT NOT NULL REFERENCES "contracts" ("id") ON DELETE RESTRICT,
     "product_id" INT NOT NULL REFERENCES "products" ("id") ON DELETE RESTRICT
 );
+CREATE INDEX "idx_contract_li_contrac_60fe0d" ON "contract_lines" ("contract_id");
 COMMENT ON COLUMN "contract_lines"."charge_type" IS 'ONE_TIME: ONE_TIME\nRECURRING: RECURRING';
 COMMENT ON COLUMN "contract_lines"."billing_frequency" IS 'MONTHLY: MONTHLY\nQUARTERLY: QUARTERLY\nSEMIANNUAL: SEMIANNUAL\nANNUAL: ANNUAL';
 COMMENT ON COLUMN "contract_lines"."billing_type" IS 'ADVANCE: ADVANCE\nARREARS: ARREARS';
@@ -188,6 +191,7 @@ CREATE TABLE "invoices" (
     "reverses_id" BIGINT REFERENCES "invoices" ("id") ON DELETE RESTRICT,
     CONSTRAINT "uid_invoices_invoice_631d6c" UNIQUE ("invoice_run_id", "account_id")
 );
+CREATE INDEX "idx_invoices_reverse_25e75c" ON "invoices" ("reverses_id");
 CREATE INDEX "invoices_account" ON "invoices" ("account_id", "status", "id");
 CREATE INDEX "invoices_open" ON "invoices" ("account_id", "payment_status", "due_date");
 CREATE INDEX "invoices_run" ON "invoices" ("invoice_run_id", "status");
@@ -211,6 +215,7 @@ CREATE TABLE "invoice_lines" (
     "bills" BOOL NOT NULL,
     "invoice_id" BIGINT NOT NULL REFERENCES "invoices" ("id") ON DELETE RESTRICT
 );
+CREATE INDEX "idx_invoice_lin_invoice_689390" ON "invoice_lines" ("invoice_id");
 CREATE INDEX "invoice_lines_schedule_line" ON "invoice_lines" ("schedule_line_id");
 COMMENT ON COLUMN "invoice_lines"."bills" IS 'true while this line''s document bills the schedule line; at most one such';
 CREATE TABLE "orders" (
@@ -225,6 +230,8 @@ CREATE TABLE "orders" (
     "account_id" INT NOT NULL REFERENCES "accounts" ("id") ON DELETE RESTRICT,
     "contract_id" INT NOT NULL REFERENCES "contracts" ("id") ON DELETE RESTRICT
 );
+CREATE INDEX "idx_orders_account_e53a1e" ON "orders" ("account_id");
+CREATE INDEX "idx_orders_contrac_91aae5" ON "orders" ("contract_id");
 COMMENT ON COLUMN "orders"."type" IS 'NEW: NEW\nAMENDMENT: AMENDMENT\nRENEWAL: RENEWAL';
 COMMENT ON COLUMN "orders"."status" IS 'DRAFT: DRAFT\nACTIVATED: ACTIVATED\nCANCELLED: CANCELLED';
 CREATE TABLE "order_products" (
@@ -256,6 +263,8 @@ CREATE TABLE "order_products" (
 );
 CREATE INDEX "idx_order_produ_account_a0c632" ON "order_products" ("account_id");
 CREATE INDEX "idx_order_produ_contrac_01109f" ON "order_products" ("contract_id");
+CREATE INDEX "idx_order_produ_contrac_2878e1" ON "order_products" ("contract_line_id");
+CREATE INDEX "idx_order_produ_order_i_974922" ON "order_products" ("order_id");
 COMMENT ON COLUMN "order_products"."charge_type" IS 'ONE_TIME: ONE_TIME\nRECURRING: RECURRING';
 COMMENT ON COLUMN "order_products"."billing_frequency" IS 'MONTHLY: MONTHLY\nQUARTERLY: QUARTERLY\nSEMIANNUAL: SEMIANNUAL\nANNUAL: ANNUAL';
 COMMENT ON COLUMN "order_products"."billing_type" IS 'ADVANCE: ADVANCE\nARREARS: ARREARS';
@@ -277,6 +286,7 @@ CREATE TABLE "payments" (
     "created_at" TIMESTAMPTZ NOT NULL,
     "account_id" INT NOT NULL REFERENCES "accounts" ("id") ON DELETE RESTRICT
 );
+CREATE INDEX "idx_payments_account_c71c3e" ON "payments" ("account_id");
 CREATE TABLE "applications" (
     "id" BIGSERIAL NOT NULL PRIMARY KEY,
     "account_id" INT NOT NULL,
@@ -288,6 +298,9 @@ CREATE TABLE "applications" (
     "payment_id" BIGINT REFERENCES "payments" ("id") ON DELETE RESTRICT
 );
 CREATE INDEX "idx_application_account_f01815" ON "applications" ("account_id");
+CREATE INDEX "idx_application_credit__e93925" ON "applications" ("credit_note_id");
+CREATE INDEX "idx_application_invoice_3970a7" ON "applications" ("invoice_id");
+CREATE INDEX "idx_application_payment_1ffdae" ON "applications" ("payment_id");
 COMMENT ON TABLE "applications" IS 'Part of a payment or a posted credit note applied to an invoice.';
 CREATE TABLE "schedule_lines" (
     "id" BIGSERIAL NOT NULL PRIMARY KEY,

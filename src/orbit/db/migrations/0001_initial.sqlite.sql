@@ -77,6 +77,7 @@ CREATE TABLE "accounts" (
     "created_at" TIMESTAMP NOT NULL,
     "owner_id" INT REFERENCES "users" ("id") ON DELETE SET NULL
 );
+CREATE INDEX "idx_accounts_owner_i_0599b1" ON "accounts" ("owner_id");
 CREATE TABLE "api_tokens" (
     "id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
     "digest" VARCHAR(64) NOT NULL UNIQUE,
@@ -128,6 +129,7 @@ CREATE TABLE "contracts" (
     "account_id" INT NOT NULL REFERENCES "accounts" ("id") ON DELETE RESTRICT,
     "renewal_of_id" INT REFERENCES "contracts" ("id") ON DELETE RESTRICT
 );
+CREATE INDEX "idx_contracts_account_d8eddb" ON "contracts" ("account_id");
 CREATE INDEX "contracts_status_end" ON "contracts" ("status", "end_date");
 CREATE INDEX "contracts_status_notice" ON "contracts" ("status", "notice_deadline");
 CREATE INDEX "contracts_owner_end" ON "contracts" ("owner_id", "status", "end_date");
@@ -145,6 +147,7 @@ CREATE TABLE "contract_lines" (
     "contract_id" INT NOT NULL REFERENCES "contracts" ("id") ON DELETE RESTRICT,
     "product_id" INT NOT NULL REFERENCES "products" ("id") ON DELETE RESTRICT
 );
+CREATE INDEX "idx_contract_li_contrac_60fe0d" ON "contract_lines" ("contract_id");
 CREATE TABLE "invoices" (
     "id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
     "document_type" VARCHAR(16) NOT NULL /* INVOICE: INVOICE\nCREDIT_NOTE: CREDIT_NOTE */,
@@ -164,6 +167,7 @@ CREATE TABLE "invoices" (
     "reverses_id" BIGINT REFERENCES "invoices" ("id") ON DELETE RESTRICT,
     CONSTRAINT "uid_invoices_invoice_631d6c" UNIQUE ("invoice_run_id", "account_id")
 ) /* An invoice or a credit note. */;
+CREATE INDEX "idx_invoices_reverse_25e75c" ON "invoices" ("reverses_id");
 CREATE INDEX "invoices_account" ON "invoices" ("account_id", "status", "id");
 CREATE INDEX "invoices_open" ON "invoices" ("account_id", "payment_status", "due_date");
 CREATE INDEX "invoices_run" ON "invoices" ("invoice_run_id", "status");
@@ -181,6 +185,7 @@ CREATE TABLE "invoice_lines" (
     "bills" INT NOT NULL /* true while this line's document bills the schedule line; at most one such */,
     "invoice_id" BIGINT NOT NULL REFERENCES "invoices" ("id") ON DELETE RESTRICT
 );
+CREATE INDEX "idx_invoice_lin_invoice_689390" ON "invoice_lines" ("invoice_id");
 CREATE INDEX "invoice_lines_schedule_line" ON "invoice_lines" ("schedule_line_id");
 CREATE TABLE "orders" (
     "id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
@@ -194,6 +199,8 @@ CREATE TABLE "orders" (
     "account_id" INT NOT NULL REFERENCES "accounts" ("id") ON DELETE RESTRICT,
     "contract_id" INT NOT NULL REFERENCES "contracts" ("id") ON DELETE RESTRICT
 );
+CREATE INDEX "idx_orders_account_e53a1e" ON "orders" ("account_id");
+CREATE INDEX "idx_orders_contrac_91aae5" ON "orders" ("contract_id");
 CREATE TABLE "order_products" (
     "id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
     "account_id" INT NOT NULL,
@@ -223,6 +230,8 @@ CREATE TABLE "order_products" (
 ) /* The billable unit. Its billing settings are copied here at activation. */;
 CREATE INDEX "idx_order_produ_account_a0c632" ON "order_products" ("account_id");
 CREATE INDEX "idx_order_produ_contrac_01109f" ON "order_products" ("contract_id");
+CREATE INDEX "idx_order_produ_contrac_2878e1" ON "order_products" ("contract_line_id");
+CREATE INDEX "idx_order_produ_order_i_974922" ON "order_products" ("order_id");
 CREATE TABLE "payments" (
     "id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
     "amount" VARCHAR(40) NOT NULL,
@@ -234,6 +243,7 @@ CREATE TABLE "payments" (
     "created_at" TIMESTAMP NOT NULL,
     "account_id" INT NOT NULL REFERENCES "accounts" ("id") ON DELETE RESTRICT
 );
+CREATE INDEX "idx_payments_account_c71c3e" ON "payments" ("account_id");
 CREATE TABLE "applications" (
     "id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
     "account_id" INT NOT NULL,
@@ -245,6 +255,9 @@ CREATE TABLE "applications" (
     "payment_id" BIGINT REFERENCES "payments" ("id") ON DELETE RESTRICT
 ) /* Part of a payment or a posted credit note applied to an invoice. */;
 CREATE INDEX "idx_application_account_f01815" ON "applications" ("account_id");
+CREATE INDEX "idx_application_credit__e93925" ON "applications" ("credit_note_id");
+CREATE INDEX "idx_application_invoice_3970a7" ON "applications" ("invoice_id");
+CREATE INDEX "idx_application_payment_1ffdae" ON "applications" ("payment_id");
 CREATE TABLE "schedule_lines" (
     "id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
     "account_id" INT NOT NULL,

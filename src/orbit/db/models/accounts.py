@@ -27,7 +27,11 @@ class Account(Model):
     partial_period_treatment = fields.CharEnumField(PartialPeriodTreatment, max_length=16)
     requires_purchase_order = fields.BooleanField(default=False)
     owner: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
-        "models.User", related_name="owned_accounts", null=True, on_delete=fields.SET_NULL
+        "models.User",
+        related_name="owned_accounts",
+        null=True,
+        on_delete=fields.SET_NULL,
+        db_index=True,
     )
     created_at = fields.DatetimeField(auto_now_add=True)
 

@@ -117,7 +117,11 @@ class Invoice(Model):
     #: decimals as text, so the database filters on this, never on amounts)
     payment_status = fields.CharEnumField(PaymentStatus, max_length=16, null=True)
     reverses: fields.ForeignKeyNullableRelation[Invoice] = fields.ForeignKeyField(
-        "models.Invoice", related_name="reversals", null=True, on_delete=fields.RESTRICT
+        "models.Invoice",
+        related_name="reversals",
+        null=True,
+        on_delete=fields.RESTRICT,
+        db_index=True,
     )
     #: on a credit note that reverses an invoice: whether its lines were billed again
     rebill = fields.BooleanField(null=True)
@@ -140,7 +144,7 @@ class Invoice(Model):
 class InvoiceLine(Model):
     id = fields.BigIntField(primary_key=True)
     invoice: fields.ForeignKeyRelation[Invoice] = fields.ForeignKeyField(
-        "models.Invoice", related_name="lines", on_delete=fields.RESTRICT
+        "models.Invoice", related_name="lines", on_delete=fields.RESTRICT, db_index=True
     )
     schedule_line_id = fields.BigIntField()
     order_product_id = fields.IntField()
@@ -175,7 +179,7 @@ class DocumentSequence(Model):
 class Payment(Model):
     id = fields.BigIntField(primary_key=True)
     account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
-        "models.Account", related_name="payments", on_delete=fields.RESTRICT
+        "models.Account", related_name="payments", on_delete=fields.RESTRICT, db_index=True
     )
     amount = money()
     currency = fields.CharField(max_length=3)
@@ -197,16 +201,21 @@ class Application(Model):
     id = fields.BigIntField(primary_key=True)
     account_id = fields.IntField(db_index=True)
     invoice: fields.ForeignKeyRelation[Invoice] = fields.ForeignKeyField(
-        "models.Invoice", related_name="applications", on_delete=fields.RESTRICT
+        "models.Invoice", related_name="applications", on_delete=fields.RESTRICT, db_index=True
     )
     payment: fields.ForeignKeyNullableRelation[Payment] = fields.ForeignKeyField(
-        "models.Payment", related_name="applications", null=True, on_delete=fields.RESTRICT
+        "models.Payment",
+        related_name="applications",
+        null=True,
+        on_delete=fields.RESTRICT,
+        db_index=True,
     )
     credit_note: fields.ForeignKeyNullableRelation[Invoice] = fields.ForeignKeyField(
         "models.Invoice",
         related_name="credit_applications",
         null=True,
         on_delete=fields.RESTRICT,
+        db_index=True,
     )
     amount = money()
     applied_on = fields.DateField()

@@ -50,7 +50,7 @@ class HoldSource(str, Enum):
 class Contract(Model):
     id = fields.IntField(primary_key=True)
     account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
-        "models.Account", related_name="contracts", on_delete=fields.RESTRICT
+        "models.Account", related_name="contracts", on_delete=fields.RESTRICT, db_index=True
     )
     status = fields.CharEnumField(ContractStatus, max_length=16)
     start_date = fields.DateField()
@@ -93,7 +93,7 @@ class Contract(Model):
 class ContractLine(Model):
     id = fields.IntField(primary_key=True)
     contract: fields.ForeignKeyRelation[Contract] = fields.ForeignKeyField(
-        "models.Contract", related_name="lines", on_delete=fields.RESTRICT
+        "models.Contract", related_name="lines", on_delete=fields.RESTRICT, db_index=True
     )
     product: fields.ForeignKeyRelation[Product] = fields.ForeignKeyField(
         "models.Product", related_name=None, on_delete=fields.RESTRICT
@@ -117,10 +117,10 @@ class ContractLine(Model):
 class Order(Model):
     id = fields.IntField(primary_key=True)
     account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
-        "models.Account", related_name="orders", on_delete=fields.RESTRICT
+        "models.Account", related_name="orders", on_delete=fields.RESTRICT, db_index=True
     )
     contract: fields.ForeignKeyRelation[Contract] = fields.ForeignKeyField(
-        "models.Contract", related_name="orders", on_delete=fields.RESTRICT
+        "models.Contract", related_name="orders", on_delete=fields.RESTRICT, db_index=True
     )
     type = fields.CharEnumField(OrderType, max_length=16)
     status = fields.CharEnumField(OrderStatus, max_length=16)
@@ -146,10 +146,13 @@ class OrderProduct(Model):
 
     id = fields.IntField(primary_key=True)
     order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
-        "models.Order", related_name="products", on_delete=fields.RESTRICT
+        "models.Order", related_name="products", on_delete=fields.RESTRICT, db_index=True
     )
     contract_line: fields.ForeignKeyRelation[ContractLine] = fields.ForeignKeyField(
-        "models.ContractLine", related_name="order_products", on_delete=fields.RESTRICT
+        "models.ContractLine",
+        related_name="order_products",
+        on_delete=fields.RESTRICT,
+        db_index=True,
     )
     account_id = fields.IntField(db_index=True)
     contract_id = fields.IntField(db_index=True)
