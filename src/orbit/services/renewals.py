@@ -14,7 +14,7 @@ from typing import Any
 from tortoise.expressions import Q
 
 from orbit import clock
-from orbit.db.models import Account, Contract, ContractLine, OrderProduct, OrderStatus
+from orbit.db.models import Account, Contract, OrderProduct, OrderStatus
 from orbit.engine.enums import ChargeType, ContractStatus
 from orbit.engine.terms import RecurringRate, annual_value, uplifted_price
 from orbit.services.access import Actor
@@ -85,41 +85,39 @@ async def upcoming_renewals(
 
 
 async def annual_values(contracts: Sequence[Contract]) -> dict[int, tuple[Decimal, Decimal]]:
-    """(current, forecast) annual recurring value at each contract's end date."""
+    """(current, forecast) annual recurring value at each contract's end date, from the
+    contracts' activated order products (which carry their line's price and term)."""
     if not contracts:
         return {}
-    ids = [c.id for c in contracts]
     ops = await OrderProduct.filter(
-        contract_id__in=ids,
+        contract_id__in=[c.id for c in contracts],
         order__status=OrderStatus.ACTIVATED,
         charge_type=ChargeType.RECURRING,
-    ).values("contract_id", "contract_line_id", "quantity", "start_date", "end_date")
-    lines = {line.id: line for line in await ContractLine.filter(contract_id__in=ids)}
+    ).values(
+        "contract_id", "contract_line_id", "quantity", "start_date", "end_date", "unit_price",
+        "pricing_term_months",
+    )
     by_contract = {c.id: c for c in contracts}
     quantities: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    prices: dict[int, tuple[Decimal, int]] = {}
     for op in ops:
-        contract = by_contract[op["contract_id"]]
-        when = contract.end_date
-        if when is None:
-            continue
-        if op["start_date"] <= when and (op["end_date"] is None or when <= op["end_date"]):
-            quantities[contract.id][op["contract_line_id"]] += op["quantity"]
+        when = by_contract[op["contract_id"]].end_date
+        prices[op["contract_line_id"]] = (op["unit_price"], op["pricing_term_months"])
+        if when is not None and op["start_date"] <= when and (
+            op["end_date"] is None or when <= op["end_date"]
+        ):
+            quantities[op["contract_id"]][op["contract_line_id"]] += op["quantity"]
     result = {}
     for contract in contracts:
         currency = contract.account.currency
         current, forecast = [], []
         for line_id, quantity in quantities[contract.id].items():
-            line = lines[line_id]
             if quantity < 1:
                 continue
-            current.append(RecurringRate(quantity, line.unit_price, line.pricing_term_months))
-            forecast.append(
-                RecurringRate(
-                    quantity,
-                    uplifted_price(line.unit_price, contract.renewal_uplift_percent, currency),
-                    line.pricing_term_months,
-                )
-            )
+            unit_price, term = prices[line_id]
+            current.append(RecurringRate(quantity, unit_price, term))
+            uplifted = uplifted_price(unit_price, contract.renewal_uplift_percent, currency)
+            forecast.append(RecurringRate(quantity, uplifted, term))
         result[contract.id] = (annual_value(current, currency), annual_value(forecast, currency))
     return result
 
