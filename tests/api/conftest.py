@@ -16,16 +16,10 @@ from orbit.db.connection import db, dialect
 from orbit.db.migrations.m0002_guards import SEED
 from orbit.db.models import Role
 from orbit.services.access import Actor, create_user
-from tests.support import TestDatabase, empty_database, open_test_database, tables
+from tests.support import TestDatabase, empty_database, tables
 
 #: "today" for every API test unless a test pins another moment
 TODAY = datetime(2026, 2, 15, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="session")
-async def database() -> AsyncIterator[TestDatabase]:
-    async for database in open_test_database():
-        yield database
 
 
 _superuser: bool | None = None
