@@ -6,9 +6,8 @@ and ``--invoices`` posted invoices (24) of ``--invoice-lines`` lines (10) each; 
 ``--background`` other accounts (2,000) with one such contract of 5 lines and 6
 invoices of 5 lines, so the tables are not the page's alone.
 
-The query is the project's AccountPage operation, schema/operations/account-page.graphql
-(bench/account_page.graphql is a copy, used where that file is missing), with first:
-24: the account, its owner, balance and holds; its contracts with their annual
+The query is the project's AccountPage operation, schema/operations/account-page.graphql,
+with first: 24: the account, its owner, balance and holds; its contracts with their annual
 recurring value and lines; its orders with their order products (next billing date,
 billed through, on hold, billed amount: read from their schedules); its 24 latest
 documents with their lines; its payments.
@@ -46,11 +45,9 @@ from bench.common import BENCH_TOKEN, Builder, Figures, Line, add_months, log
 from bench.invoice_run import PRICES
 
 TARGET_RATIO = 2.0
+#: the project's AccountPage operation (bench/raw_app.py answers exactly this operation)
 OPERATION = common.ROOT / "schema" / "operations" / "account-page.graphql"
-#: the project's AccountPage operation; bench/account_page.graphql is a copy of it for
-#: trees that do not have it (bench/raw_app.py answers exactly this operation)
-QUERY_FILE = OPERATION if OPERATION.exists() else Path(__file__).parent / "account_page.graphql"
-QUERY = QUERY_FILE.read_text()
+QUERY = OPERATION.read_text()
 
 
 async def build(
@@ -276,7 +273,7 @@ async def main(args: argparse.Namespace) -> None:
     ) + experiment
     log(f"data set built in {time.perf_counter() - t:.1f}s: {data_set}")
     page_size = max(args.contracts, args.invoices)
-    data_set += f"; query {QUERY_FILE.relative_to(common.ROOT)} with first: {page_size}"
+    data_set += f"; query {OPERATION.relative_to(common.ROOT)} with first: {page_size}"
 
     from orbit.services.ids import encode
 
@@ -345,7 +342,7 @@ async def main(args: argparse.Namespace) -> None:
             raise AssertionError("the in-process answer differs from the server's")
         data = answers["orbit"]["data"]["account"]
         size = len(json.dumps(answers["orbit"]))
-        log(f"query: {QUERY_FILE.relative_to(common.ROOT)}, first: {page_size}")
+        log(f"query: {OPERATION.relative_to(common.ROOT)}, first: {page_size}")
         log(
             f"same JSON from both ({size:,} bytes; {len(data['contracts']['edges'])} contracts, "
             f"{sum(len(e['node']['lines']) for e in data['contracts']['edges'])} contract lines, "

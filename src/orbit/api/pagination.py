@@ -22,6 +22,8 @@ DEFAULT_PAGE = 50
 
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
+E = TypeVar("E")
+N = TypeVar("N")
 
 
 @strawberry.type
@@ -172,3 +174,10 @@ def offset_page(
     chosen = list(items[start : start + size])
     cursors = [encode_cursor(start + i) for i in range(len(chosen))]
     return Page(chosen, cursors, start + size < len(items), start > 0)
+
+
+def edges_of(page: Page[T], edge: Callable[..., E], node: Callable[[T], N]) -> list[E]:
+    """The edges of a connection: each item of the page as a node, with its cursor."""
+    return [
+        edge(cursor=c, node=node(item)) for item, c in zip(page.items, page.cursors, strict=True)
+    ]

@@ -94,7 +94,12 @@ async def annual_values(contracts: Sequence[Contract]) -> dict[int, tuple[Decima
         order__status=OrderStatus.ACTIVATED,
         charge_type=ChargeType.RECURRING,
     ).values(
-        "contract_id", "contract_line_id", "quantity", "start_date", "end_date", "unit_price",
+        "contract_id",
+        "contract_line_id",
+        "quantity",
+        "start_date",
+        "end_date",
+        "unit_price",
         "pricing_term_months",
     )
     by_contract = {c.id: c for c in contracts}
@@ -103,8 +108,10 @@ async def annual_values(contracts: Sequence[Contract]) -> dict[int, tuple[Decima
     for op in ops:
         when = by_contract[op["contract_id"]].end_date
         prices[op["contract_line_id"]] = (op["unit_price"], op["pricing_term_months"])
-        if when is not None and op["start_date"] <= when and (
-            op["end_date"] is None or when <= op["end_date"]
+        if (
+            when is not None
+            and op["start_date"] <= when
+            and (op["end_date"] is None or when <= op["end_date"])
         ):
             quantities[op["contract_id"]][op["contract_line_id"]] += op["quantity"]
     result = {}

@@ -10,7 +10,7 @@ from orbit.api.accounts.types import User
 from orbit.api.common import Node, UserError
 from orbit.api.context import Info
 from orbit.api.ids import gid
-from orbit.api.pagination import Page, PageInfo
+from orbit.api.pagination import Page, PageInfo, edges_of
 from orbit.db import models as db
 
 
@@ -57,13 +57,7 @@ class AuditEventConnection:
 
     @classmethod
     def of(cls, page: Page[db.AuditEvent]) -> AuditEventConnection:
-        return cls(
-            edges=[
-                AuditEventEdge(cursor=c, node=AuditEvent.of(r))
-                for r, c in zip(page.items, page.cursors, strict=True)
-            ],
-            page_info=page.page_info,
-        )
+        return cls(edges=edges_of(page, AuditEventEdge, AuditEvent.of), page_info=page.page_info)
 
 
 @strawberry.type

@@ -10,7 +10,7 @@ import strawberry
 from orbit.api.common import Money, Node, price
 from orbit.api.context import Info
 from orbit.api.ids import gid
-from orbit.api.pagination import Page, PageInfo, nested_page
+from orbit.api.pagination import Page, PageInfo, edges_of, nested_page
 from orbit.api.refs import (
     BillingHoldRef,
     ContractConnectionRef,
@@ -194,10 +194,4 @@ class AccountConnection:
 
     @classmethod
     def of(cls, page: Page[db.Account]) -> AccountConnection:
-        return cls(
-            edges=[
-                AccountEdge(cursor=c, node=Account.of(r))
-                for r, c in zip(page.items, page.cursors, strict=True)
-            ],
-            page_info=page.page_info,
-        )
+        return cls(edges=edges_of(page, AccountEdge, Account.of), page_info=page.page_info)

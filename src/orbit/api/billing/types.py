@@ -11,7 +11,7 @@ import strawberry
 from orbit.api.common import Money, Node
 from orbit.api.context import Info
 from orbit.api.ids import gid
-from orbit.api.pagination import Page, PageInfo, nested_page
+from orbit.api.pagination import Page, PageInfo, edges_of, nested_page
 from orbit.api.refs import (
     AccountRef,
     ApplicationRef,
@@ -176,13 +176,7 @@ class InvoiceConnection:
 
     @classmethod
     def of(cls, page: Page[db.Invoice]) -> InvoiceConnection:
-        return cls(
-            edges=[
-                InvoiceEdge(cursor=c, node=Invoice.of(r))
-                for r, c in zip(page.items, page.cursors, strict=True)
-            ],
-            page_info=page.page_info,
-        )
+        return cls(edges=edges_of(page, InvoiceEdge, Invoice.of), page_info=page.page_info)
 
 
 @strawberry.type
@@ -271,13 +265,7 @@ class InvoiceRunConnection:
 
     @classmethod
     def of(cls, page: Page[db.InvoiceRun]) -> InvoiceRunConnection:
-        return cls(
-            edges=[
-                InvoiceRunEdge(cursor=c, node=InvoiceRun.of(r))
-                for r, c in zip(page.items, page.cursors, strict=True)
-            ],
-            page_info=page.page_info,
-        )
+        return cls(edges=edges_of(page, InvoiceRunEdge, InvoiceRun.of), page_info=page.page_info)
 
 
 @strawberry.type

@@ -14,7 +14,7 @@ from orbit.api.common import Money, Node, price
 from orbit.api.context import Info
 from orbit.api.errors import BadInput
 from orbit.api.ids import gid
-from orbit.api.pagination import Page, PageInfo, nested_page
+from orbit.api.pagination import Page, PageInfo, edges_of, nested_page
 from orbit.api.refs import AccountRef, BillingHoldRef, InvoiceRef, ProductRef
 from orbit.db import models as db
 from orbit.engine.calendar import ONE_DAY, add_months
@@ -209,13 +209,7 @@ class ContractConnection:
 
     @classmethod
     def of(cls, page: Page[db.Contract]) -> ContractConnection:
-        return cls(
-            edges=[
-                ContractEdge(cursor=c, node=Contract.of(r))
-                for r, c in zip(page.items, page.cursors, strict=True)
-            ],
-            page_info=page.page_info,
-        )
+        return cls(edges=edges_of(page, ContractEdge, Contract.of), page_info=page.page_info)
 
 
 @strawberry.type
@@ -284,13 +278,7 @@ class OrderConnection:
 
     @classmethod
     def of(cls, page: Page[db.Order]) -> OrderConnection:
-        return cls(
-            edges=[
-                OrderEdge(cursor=c, node=Order.of(r))
-                for r, c in zip(page.items, page.cursors, strict=True)
-            ],
-            page_info=page.page_info,
-        )
+        return cls(edges=edges_of(page, OrderEdge, Order.of), page_info=page.page_info)
 
 
 @strawberry.type(

@@ -10,7 +10,7 @@ import strawberry
 from orbit.api.common import Money, Node
 from orbit.api.context import Info
 from orbit.api.ids import gid
-from orbit.api.pagination import Page, PageInfo
+from orbit.api.pagination import Page, PageInfo, edges_of
 from orbit.api.refs import AccountRef, InvoiceRef
 from orbit.db import models as db
 from orbit.services.receivables import BUCKETS
@@ -102,13 +102,7 @@ class PaymentConnection:
 
     @classmethod
     def of(cls, page: Page[db.Payment]) -> PaymentConnection:
-        return cls(
-            edges=[
-                PaymentEdge(cursor=c, node=Payment.of(r))
-                for r, c in zip(page.items, page.cursors, strict=True)
-            ],
-            page_info=page.page_info,
-        )
+        return cls(edges=edges_of(page, PaymentEdge, Payment.of), page_info=page.page_info)
 
 
 @strawberry.type
