@@ -3,11 +3,15 @@ without its migration fails here."""
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from tortoise import Tortoise, fields
 from tortoise.models import Model
 
 from orbit.db.connection import db, dialect
 from orbit.db.migrations import TABLE, migrate, pending, steps
+from orbit.db.migrations.m0002_guards import CHECKS, PARTIAL_UNIQUE
 from tests.support import tables
 
 
@@ -82,3 +86,23 @@ async def test_every_step_is_recorded_and_migrating_again_does_nothing() -> None
     recorded = [r["name"] for r in rows]
     assert recorded == [step.name for step in steps()]
     assert recorded[:2] == ["0001_initial", "0002_guards"]
+
+
+async def test_two_migrators_at_once_apply_each_step_once() -> None:
+    """Two `orbit migrate` at the same moment: the second waits and skips (PostgreSQL)."""
+    if dialect() != "postgres":
+        pytest.skip("SQLite allows one writer at a time")
+    undo = [f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"' for table, name, _ in CHECKS]
+    undo += [f'DROP INDEX "{name}"' for name, *_ in PARTIAL_UNIQUE]
+    undo += [
+        "DELETE FROM document_sequences",
+        f"DELETE FROM \"{TABLE}\" WHERE name = '0002_guards'",
+    ]
+    try:
+        await db().execute_script("; ".join(undo))
+        first, second = await asyncio.gather(migrate(), migrate())
+    finally:
+        await migrate()
+    assert sorted(first + second) == ["0002_guards"]
+    rows = await db().execute_query_dict(f'SELECT "name" FROM "{TABLE}" ORDER BY "name"')
+    assert [r["name"] for r in rows] == ["0001_initial", "0002_guards"]

@@ -18,6 +18,8 @@ from tortoise.transactions import in_transaction
 from orbit.db.connection import db, dialect
 
 TABLE = "orbit_migrations"
+#: the PostgreSQL advisory lock migrations take (any constant, Orbit's own)
+LOCK_KEY = 0x0B17_3A11
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,14 @@ async def migrate() -> list[str]:
         if step.name in done:
             continue
         async with in_transaction() as conn:
+            if kind == "postgres":
+                # one migrator at a time: a second one waits, then finds the step applied
+                await conn.execute_query("SELECT pg_advisory_xact_lock($1)", [LOCK_KEY])
+                rows = await conn.execute_query_dict(
+                    f'SELECT 1 FROM "{TABLE}" WHERE "name" = $1', [step.name]
+                )
+                if rows:
+                    continue
             await step.module.apply(conn, kind)
             await conn.execute_query(
                 f'INSERT INTO "{TABLE}" ("name") VALUES (?)'
