@@ -62,19 +62,16 @@ def finite(value: Decimal, field: str) -> Decimal:
 
 
 def unit_price(value: Decimal, field: str = "unitPrice") -> Decimal:
+    """A price of at most six decimal places (prices may be finer than the currency)."""
     finite(value, field)
     if value < 0:
         raise DomainError(Code.INVALID, f"{field} cannot be negative", (field,))
-    exponent = value.as_tuple().exponent
-    if (
-        isinstance(exponent, int)
-        and -exponent > MAX_PRICE_PLACES
-        and value != value.quantize(Decimal(1).scaleb(-MAX_PRICE_PLACES))
-    ):
+    places = Decimal(1).scaleb(-MAX_PRICE_PLACES)
+    if value != value.quantize(places):
         raise DomainError(
             Code.INVALID, f"{field} has more than {MAX_PRICE_PLACES} decimal places", (field,)
         )
-    return value.quantize(Decimal(1).scaleb(-MAX_PRICE_PLACES)).normalize() + Decimal(0)
+    return value.quantize(places)
 
 
 def money(value: Decimal, currency_code: str, field: str) -> Decimal:
