@@ -150,20 +150,24 @@ def redis_settings(url: str | None) -> RedisSettings:
 
 
 def _settings() -> config.Settings:
+    """The environment's settings; a bad one is reported by startup(), not at import."""
     try:
         return config.load()
     except config.ConfigError:
         return config.Settings()
 
 
+_SETTINGS = _settings()
+
+
 class WorkerSettings:
     """For the ``arq`` command line; ``orbit worker`` builds the same worker."""
 
     functions = functions()
-    cron_jobs = cron_jobs(_settings())
+    cron_jobs = cron_jobs(_SETTINGS)
     on_startup = startup
     on_shutdown = shutdown
-    redis_settings = redis_settings(_settings().redis_url)
-    max_jobs = _settings().worker_concurrency
+    redis_settings = redis_settings(_SETTINGS.redis_url)
+    max_jobs = _SETTINGS.worker_concurrency
     job_timeout = JOB_TIMEOUT
     retry_jobs = True

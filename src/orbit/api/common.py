@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
+from typing import Any, TypeVar
 
 import strawberry
 
@@ -27,7 +29,10 @@ from orbit.engine.enums import (
 )
 from orbit.engine.errors import Code, Problem
 from orbit.engine.money import quantize
+from orbit.services.ids import global_id
 from orbit.services.renewals import RenewalWindow
+
+T = TypeVar("T")
 
 for _enum in (
     BillingFrequency,
@@ -86,3 +91,25 @@ def price(value: Decimal) -> Decimal:
     """A unit price shown with at least two decimals and no trailing noise."""
     two = value.quantize(Decimal("0.01"))
     return two if two == value else value.normalize()
+
+
+def from_row(cls: type[T], row: Any, **given: Any) -> T:
+    """A GraphQL object from its row: ``id`` is the row's global ID, ``row`` the row,
+    every other field the row's attribute of the same name unless ``given``."""
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if not field.init:
+            continue
+        if field.name in given:
+            values[field.name] = given[field.name]
+        elif field.name == "id":
+            values["id"] = strawberry.ID(global_id(row))
+        elif field.name == "row":
+            values["row"] = row
+        else:
+            values[field.name] = getattr(row, field.name)
+    return cls(**values)
+
+
+def user_errors(problems: list[Problem]) -> list[UserError]:
+    return [UserError.of(p) for p in problems]

@@ -11,7 +11,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from orbit.db.models import Account, ApiToken, Role, User
-from orbit.services.errors import AccessDenied, Code, DomainError, NotFound, Unauthenticated
+from orbit.services.errors import AccessDenied, Code, DomainError, Unauthenticated
 
 
 class Permission(str, Enum):
@@ -143,10 +143,3 @@ async def ensure_admin(token: str, email: str = "admin@orbit.local") -> User:
             user = await User.create(email=email, name="Administrator", role=Role.ADMIN)
         await ApiToken.create(user=user, digest=digest)
         return user
-
-
-async def get_user(user_id: int) -> User:
-    user = await User.get_or_none(id=user_id)
-    if user is None:
-        raise NotFound("user")
-    return user

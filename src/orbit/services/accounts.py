@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from decimal import Decimal
+from typing import TypeVar
 
 from tortoise.exceptions import IntegrityError
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from orbit.db.models import Account, Contract, Product, User
@@ -22,6 +25,31 @@ from orbit.services.audit import record
 from orbit.services.errors import Code, DomainError, NotFound
 
 UNSET = object()
+
+
+async def lock_account(account_id: int) -> None:
+    """Take the account's row lock (PostgreSQL). Every operation that changes what an
+    account bills or owes takes it first, then its other rows: one lock order for all."""
+    await Account.filter(id=account_id).select_for_update().first()
+
+
+M = TypeVar("M", bound=Model)
+
+
+async def get_visible(
+    actor: Actor, query: QuerySet[M], what: str, field: str, lock: bool = False
+) -> M:
+    """The one row of ``query`` (which selects its ``account``), if the actor may see
+    it; with ``lock``, its account's row and its own are locked, in that order."""
+    row = await query.first()
+    if row is None or not actor.sees(row.account):  # type: ignore[attr-defined]
+        raise NotFound(what, (field,))
+    if lock:
+        await lock_account(row.account_id)  # type: ignore[attr-defined]
+        locked = await query.select_for_update(of=(row._meta.db_table,)).first()
+        assert locked is not None
+        return locked
+    return row
 
 
 async def get_account(actor: Actor, account_id: int, lock: bool = False) -> Account:
@@ -164,11 +192,4 @@ async def create_product(actor: Actor, data: ProductInput) -> Product:
             await record(actor, "product.create", product, {"sku": sku, "price": price})
     except IntegrityError:
         raise DomainError(Code.DUPLICATE, f"a product with sku {sku!r} exists", ("sku",)) from None
-    return product
-
-
-async def get_product(product_id: int, field: str = "productId") -> Product:
-    product = await Product.get_or_none(id=product_id)
-    if product is None:
-        raise NotFound("product", (field,))
     return product

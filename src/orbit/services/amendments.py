@@ -176,7 +176,7 @@ async def _changes(contract: Contract, data: AmendmentInput) -> list[Change]:
 async def _plan(
     contract: Contract, data: AmendmentInput | None, effective: date, through: date | None
 ) -> AmendmentPlan:
-    account = await Account.get(id=contract.account_id)
+    account = contract.account
     if contract.end_date is None:
         # evergreen schedules must be stored past the date being cut and the
         # preview's horizon, so every line the amendment touches exists
@@ -262,7 +262,7 @@ def _summary(plan: AmendmentPlan, order: Order) -> dict[str, object]:
 async def _apply(
     actor: Actor, contract: Contract, plan: AmendmentPlan, align: bool, po: str | None
 ) -> Order:
-    account = await Account.get(id=contract.account_id)
+    account = contract.account
     order = await Order.create(
         account_id=account.id,
         contract_id=contract.id,

@@ -33,7 +33,6 @@ from orbit.db.models import (
     RunAccountStatus,
     ScheduleLine,
 )
-from orbit.engine.calendar import ONE_DAY
 from orbit.engine.schedule import DueState, effective_due_dates, extend_schedule
 from orbit.services.holds import HoldCheck, active_holds, evaluate_overdue_rule
 from orbit.services.schedules import row_of, schedule_order, stored_lines, terms_of
@@ -312,7 +311,3 @@ async def _record_share(
         invoices_created=F("invoices_created") + (1 if invoice else 0),
         lines_created=F("lines_created") + lines,
     )
-
-
-def day_after(when: date) -> date:
-    return when + ONE_DAY

@@ -32,7 +32,7 @@ from orbit.engine.schedule import Line, build_schedule, schedule_total
 from orbit.engine.terms import contract_term, renewal_term, uplifted_price
 from orbit.services import validation as check
 from orbit.services.access import Actor, Permission
-from orbit.services.accounts import get_account
+from orbit.services.accounts import get_account, get_visible
 from orbit.services.audit import record
 from orbit.services.errors import Code, DomainError, NotFound
 from orbit.services.schedules import row_of, terms_of
@@ -66,38 +66,14 @@ class ContractInput:
     activate: bool = True
 
 
-async def lock_account(account_id: int) -> None:
-    """Take the account's row lock (PostgreSQL). Every operation that changes what an
-    account bills or owes takes it first, then its other rows: one lock order for all."""
-    await Account.filter(id=account_id).select_for_update().first()
-
-
 async def get_contract(actor: Actor, contract_id: int, lock: bool = False) -> Contract:
-    """The contract, if the actor may see it; with ``lock``, its account's row and its
-    own are locked, in that order."""
     query = Contract.filter(id=contract_id).select_related("account")
-    contract = await query.first()
-    if contract is None or not actor.sees(contract.account):
-        raise NotFound("contract", ("contractId",))
-    if lock:
-        await lock_account(contract.account_id)
-        contract = await query.select_for_update(of=("contracts",)).first()
-        assert contract is not None
-    return contract
+    return await get_visible(actor, query, "contract", "contractId", lock)
 
 
 async def get_order(actor: Actor, order_id: int, lock: bool = False) -> Order:
-    """The order, if the actor may see it; with ``lock``, its account's row and its own
-    are locked, in that order."""
     query = Order.filter(id=order_id).select_related("account", "contract")
-    order = await query.first()
-    if order is None or not actor.sees(order.account):
-        raise NotFound("order", ("orderId",))
-    if lock:
-        await lock_account(order.account_id)
-        order = await query.select_for_update(of=("orders",)).first()
-        assert order is not None
-    return order
+    return await get_visible(actor, query, "order", "orderId", lock)
 
 
 def _notice_deadline(end: date | None, notice_days: int) -> date | None:
@@ -296,8 +272,7 @@ async def activate_order(actor: Actor, order_id: int) -> Order:
             raise DomainError(
                 Code.INVALID_STATE, f"the order is {order.status.value}, not DRAFT", ("orderId",)
             )
-        account = await Account.get(id=order.account_id)
-        contract = await Contract.get(id=order.contract_id)
+        account, contract = order.account, order.contract
         await _activate(actor, order, account, contract)
     return order
 
@@ -313,7 +288,7 @@ async def cancel_order(actor: Actor, order_id: int) -> Order:
             )
         order.status = OrderStatus.CANCELLED
         await order.save(update_fields=["status"])
-        contract = await Contract.get(id=order.contract_id)
+        contract = order.contract
         if order.type is OrderType.NEW and contract.status is ContractStatus.DRAFT:
             contract.status = ContractStatus.CANCELLED
             await contract.save(update_fields=["status"])
@@ -380,7 +355,7 @@ async def renew_contract(
                 "no recurring line is in effect on the end date: nothing to renew",
                 ("contractId",),
             )
-        account = await Account.get(id=old.account_id)
+        account = old.account
         anniversary = old.anniversary_day or (old.end_date + timedelta(days=1)).day
         term = renewal_term(
             old.end_date, anniversary, old.renewal_term_months, old.term_months, term_months

@@ -32,8 +32,9 @@ from orbit.engine.lines import StoredLine
 from orbit.engine.schedule import DueState, effective_due_dates
 from orbit.services import validation as check
 from orbit.services.access import Actor, Permission
+from orbit.services.accounts import lock_account
 from orbit.services.audit import record
-from orbit.services.contracts import get_contract, lock_account
+from orbit.services.contracts import get_contract
 from orbit.services.errors import Code, DomainError, NotFound
 from orbit.services.schedules import row_of, terms_of
 from orbit.services.state import schedules_of
@@ -181,7 +182,7 @@ async def change_billing_day(actor: Actor, contract_id: int, day: int) -> Contra
             raise DomainError(
                 Code.INVALID, "the contract already bills on that day", ("billingDayOfMonth",)
             )
-        account = await Account.get(id=contract.account_id)
+        account = contract.account
         today = clock.today(account.timezone)
         change_start = billing_day_change_start(today, contract.billing_day_of_month)
         series = new_series_after_change(today, contract.billing_day_of_month, day)

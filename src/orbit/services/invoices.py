@@ -19,8 +19,8 @@ from orbit.db.models import (
     PaymentStatus,
 )
 from orbit.services.access import Actor, Permission
+from orbit.services.accounts import get_visible, lock_account
 from orbit.services.audit import record
-from orbit.services.contracts import lock_account
 from orbit.services.errors import Code, DomainError, NotFound
 from orbit.services.holds import evaluate_overdue_rule
 
@@ -28,17 +28,8 @@ PREFIX = {DocumentType.INVOICE: "INV", DocumentType.CREDIT_NOTE: "CN"}
 
 
 async def get_invoice(actor: Actor, invoice_id: int, lock: bool = False) -> Invoice:
-    """The document, if the actor may see it; with ``lock``, its account's row and its
-    own are locked, in that order."""
     query = Invoice.filter(id=invoice_id).select_related("account")
-    invoice = await query.first()
-    if invoice is None or not actor.sees(invoice.account):
-        raise NotFound("invoice", ("invoiceId",))
-    if lock:
-        await lock_account(invoice.account_id)
-        invoice = await query.select_for_update(of=("invoices",)).first()
-        assert invoice is not None
-    return invoice
+    return await get_visible(actor, query, "invoice", "invoiceId", lock)
 
 
 async def next_number(document_type: DocumentType) -> str:

@@ -6,7 +6,7 @@ import strawberry
 
 from orbit.api.access.types import AuditEventConnection, CreateUserPayload
 from orbit.api.accounts.types import User
-from orbit.api.common import UserError
+from orbit.api.common import user_errors
 from orbit.api.context import Info
 from orbit.api.mutations import Result, run
 from orbit.api.pagination import keyset
@@ -68,6 +68,6 @@ class AccessMutations:
             work,
             build,
             lambda problems: CreateUserPayload(
-                user=None, token=None, user_errors=[UserError.of(p) for p in problems]
+                user=None, token=None, user_errors=user_errors(problems)
             ),
         )

@@ -7,9 +7,8 @@ from datetime import datetime
 import strawberry
 
 from orbit.api.accounts.types import User
-from orbit.api.common import Node, UserError
+from orbit.api.common import Node, UserError, from_row
 from orbit.api.context import Info
-from orbit.api.ids import gid
 from orbit.api.pagination import Page, PageInfo, edges_of
 from orbit.db import models as db
 
@@ -24,14 +23,7 @@ class AuditEvent(Node):
 
     @classmethod
     def of(cls, row: db.AuditEvent) -> AuditEvent:
-        return cls(
-            id=strawberry.ID(gid("AuditEvent", row.id)),
-            at=row.at,
-            action=row.action,
-            entity_id=strawberry.ID(row.entity_id),
-            details=row.details,
-            row=row,
-        )
+        return from_row(cls, row)
 
     @strawberry.field
     async def actor(self, info: Info) -> User | None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 import strawberry
 
 from orbit.api.accounts.types import Account, AccountConnection, Product, User
-from orbit.api.common import UserError
+from orbit.api.common import UserError, user_errors
 from orbit.api.context import Info
 from orbit.api.ids import require_id, row_id
 from orbit.api.mutations import Result, run
@@ -86,7 +86,7 @@ async def _account_payload(result: Result) -> AccountPayload:
 
 
 def _account_failed(problems: list[Problem]) -> AccountPayload:
-    return AccountPayload(account=None, user_errors=[UserError.of(p) for p in problems])
+    return AccountPayload(account=None, user_errors=user_errors(problems))
 
 
 @strawberry.type
@@ -188,9 +188,7 @@ class AccountMutations:
             "createProduct",
             work,
             build,
-            lambda problems: ProductPayload(
-                product=None, user_errors=[UserError.of(p) for p in problems]
-            ),
+            lambda problems: ProductPayload(product=None, user_errors=user_errors(problems)),
         )
 
 

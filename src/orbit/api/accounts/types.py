@@ -7,9 +7,8 @@ from decimal import Decimal
 
 import strawberry
 
-from orbit.api.common import Money, Node, price
+from orbit.api.common import Money, Node, from_row, price
 from orbit.api.context import Info
-from orbit.api.ids import gid
 from orbit.api.pagination import Page, PageInfo, edges_of, nested_page
 from orbit.api.refs import (
     BillingHoldRef,
@@ -39,9 +38,7 @@ class User(Node):
 
     @classmethod
     def of(cls, row: db.User) -> User:
-        return cls(
-            id=strawberry.ID(gid("User", row.id)), email=row.email, name=row.name, role=row.role
-        )
+        return from_row(cls, row)
 
 
 @strawberry.type
@@ -59,16 +56,7 @@ class Product(Node):
 
     @classmethod
     def of(cls, row: db.Product) -> Product:
-        return cls(
-            id=strawberry.ID(gid("Product", row.id)),
-            sku=row.sku,
-            name=row.name,
-            charge_type=row.charge_type,
-            billing_frequency=row.billing_frequency,
-            billing_type=row.billing_type,
-            list_price=price(row.list_price),
-            pricing_term_months=row.pricing_term_months,
-        )
+        return from_row(cls, row, list_price=price(row.list_price))
 
 
 @strawberry.type
@@ -88,18 +76,7 @@ class Account(Node):
 
     @classmethod
     def of(cls, row: db.Account) -> Account:
-        return cls(
-            id=strawberry.ID(gid("Account", row.id)),
-            name=row.name,
-            currency=row.currency,
-            billing_day_of_month=row.billing_day_of_month,
-            payment_term_days=row.payment_term_days,
-            timezone=row.timezone,
-            proration_policy=row.proration_policy,
-            partial_period_treatment=row.partial_period_treatment,
-            requires_purchase_order=row.requires_purchase_order,
-            row=row,
-        )
+        return from_row(cls, row)
 
     @strawberry.field
     async def owner(self, info: Info) -> User | None:

@@ -17,7 +17,7 @@ from orbit.api.billing.types import (
     InvoiceRun,
     InvoiceRunConnection,
 )
-from orbit.api.common import UserError
+from orbit.api.common import UserError, user_errors
 from orbit.api.context import Info
 from orbit.api.errors import BadInput
 from orbit.api.ids import require_id, row_id
@@ -119,10 +119,6 @@ class PostInvoicesPayload:
     user_errors: list[UserError]
 
 
-def _errors(problems: list[Problem]) -> list[UserError]:
-    return [UserError.of(p) for p in problems]
-
-
 async def _hold_payload(result: Result) -> BillingHoldPayload:
     row = await db.BillingHold.get(id=result["hold"]).select_related("account")
     return BillingHoldPayload(
@@ -131,7 +127,7 @@ async def _hold_payload(result: Result) -> BillingHoldPayload:
 
 
 def _hold_failed(problems: list[Problem]) -> BillingHoldPayload:
-    return BillingHoldPayload(hold=None, user_errors=_errors(problems))
+    return BillingHoldPayload(hold=None, user_errors=user_errors(problems))
 
 
 async def _invoice_payload(result: Result) -> InvoicePayload:
@@ -143,7 +139,7 @@ async def _invoice_payload(result: Result) -> InvoicePayload:
 
 
 def _invoice_failed(problems: list[Problem]) -> InvoicePayload:
-    return InvoicePayload(invoice=None, credit_note=None, user_errors=_errors(problems))
+    return InvoicePayload(invoice=None, credit_note=None, user_errors=user_errors(problems))
 
 
 @strawberry.type
@@ -312,7 +308,7 @@ class BillingMutations:
             "updateHoldRules",
             work,
             build,
-            lambda problems: HoldRulesPayload(hold_rules=None, user_errors=_errors(problems)),
+            lambda problems: HoldRulesPayload(hold_rules=None, user_errors=user_errors(problems)),
         )
 
     @strawberry.mutation(
@@ -348,7 +344,7 @@ class BillingMutations:
             "startInvoiceRun",
             work,
             build,
-            lambda problems: InvoiceRunPayload(invoice_run=None, user_errors=_errors(problems)),
+            lambda problems: InvoiceRunPayload(invoice_run=None, user_errors=user_errors(problems)),
             idempotency_key,
             input,
         )
@@ -380,7 +376,7 @@ class BillingMutations:
             "postInvoices",
             work,
             build,
-            lambda problems: PostInvoicesPayload(invoices=[], user_errors=_errors(problems)),
+            lambda problems: PostInvoicesPayload(invoices=[], user_errors=user_errors(problems)),
         )
 
     @strawberry.mutation(

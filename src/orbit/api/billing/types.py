@@ -8,9 +8,9 @@ from fractions import Fraction
 
 import strawberry
 
-from orbit.api.common import Money, Node
+from orbit.api import lookups
+from orbit.api.common import Money, Node, from_row
 from orbit.api.context import Info
-from orbit.api.ids import gid
 from orbit.api.pagination import Page, PageInfo, edges_of, nested_page
 from orbit.api.refs import (
     AccountRef,
@@ -29,14 +29,6 @@ from orbit.services.billing import invoice_preview
 from orbit.services.state import ScheduleEntry
 
 
-async def _account(info: Info, account_id: int) -> AccountRef:
-    from orbit.api.accounts.types import Account
-
-    row = await info.context.loaders.account.load(account_id)
-    assert row is not None
-    return Account.of(row)
-
-
 @strawberry.type
 class InvoiceLine(Node):
     description: str
@@ -49,15 +41,11 @@ class InvoiceLine(Node):
 
     @classmethod
     def of(cls, row: db.InvoiceLine, currency: str) -> InvoiceLine:
-        return cls(
-            id=strawberry.ID(gid("InvoiceLine", row.id)),
-            description=row.description,
-            period_start=row.period_start,
-            period_end=row.period_end,
-            quantity=row.quantity,
+        return from_row(
+            cls,
+            row,
             fraction=round_fraction(Fraction(row.fraction)),
             amount=Money.of(row.amount, currency),
-            row=row,
         )
 
     @strawberry.field
@@ -78,11 +66,7 @@ class InvoiceLine(Node):
 
     @strawberry.field
     async def product(self, info: Info) -> ProductRef:
-        from orbit.api.accounts.types import Product
-
-        row = await info.context.loaders.product.load(self.row.product_id)
-        assert row is not None
-        return Product.of(row)
+        return await lookups.product(info, self.row.product_id)
 
 
 @strawberry.type
@@ -110,23 +94,17 @@ class Invoice(Node):
             open_amount = row.total
         else:
             open_amount = Decimal(0)
-        return cls(
-            id=strawberry.ID(gid("Invoice", row.id)),
-            number=row.number,
-            document_type=row.document_type,
-            status=row.status,
+        return from_row(
+            cls,
+            row,
             payment_status=row.payment_status if row.status is db.InvoiceStatus.POSTED else None,
-            invoice_date=row.invoice_date,
-            due_date=row.due_date,
-            posted_on=row.posted_on,
             total=Money.of(row.total, row.currency),
             balance=Money.of(open_amount, row.currency),
-            row=row,
         )
 
     @strawberry.field
     async def account(self, info: Info) -> AccountRef:
-        return await _account(info, self.row.account_id)
+        return await lookups.account(info, self.row.account_id)
 
     @strawberry.field
     async def invoice_run(self, info: Info) -> InvoiceRun | None:
@@ -188,7 +166,7 @@ class InvoiceRunError:
     async def account(self, info: Info) -> AccountRef | None:
         if self.account_id is None:
             return None
-        return await _account(info, self.account_id)
+        return await lookups.account(info, self.account_id)
 
 
 @strawberry.type
@@ -207,20 +185,7 @@ class InvoiceRun(Node):
 
     @classmethod
     def of(cls, row: db.InvoiceRun) -> InvoiceRun:
-        return cls(
-            id=strawberry.ID(gid("InvoiceRun", row.id)),
-            status=row.status,
-            target_date=row.target_date,
-            invoice_date=row.invoice_date,
-            auto_post=row.auto_post,
-            accounts_total=row.accounts_total,
-            accounts_processed=row.accounts_processed,
-            invoices_created=row.invoices_created,
-            lines_created=row.lines_created,
-            started_at=row.started_at,
-            finished_at=row.finished_at,
-            row=row,
-        )
+        return from_row(cls, row)
 
     @strawberry.field
     async def errors(self, info: Info) -> list[InvoiceRunError]:
@@ -311,21 +276,11 @@ class BillingHold(Node):
 
     @classmethod
     def of(cls, row: db.BillingHold, today: date) -> BillingHold:
-        return cls(
-            id=strawberry.ID(gid("BillingHold", row.id)),
-            scope=row.scope,
-            source=row.source,
-            reason=row.reason,
-            placed_at=row.placed_at,
-            release_on=row.release_on,
-            released_at=row.released_at,
-            active=hold_service.is_active(row, today),
-            row=row,
-        )
+        return from_row(cls, row, active=hold_service.is_active(row, today))
 
     @strawberry.field
     async def account(self, info: Info) -> AccountRef:
-        return await _account(info, self.row.account_id)
+        return await lookups.account(info, self.row.account_id)
 
     @strawberry.field
     async def contract(self, info: Info) -> ContractRef | None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 
+from orbit.api import lookups
 from orbit.api.common import Money, UserError
 from orbit.api.context import Info
 from orbit.api.contracts.types import Contract, ContractLine, OrderProduct
@@ -116,11 +117,7 @@ class AmendmentDelta:
 
     @strawberry.field
     async def product(self, info: Info) -> ProductRef:
-        from orbit.api.accounts.types import Product
-
-        row = await info.context.loaders.product.load(self.view["productId"])
-        assert row is not None
-        return Product.of(row)
+        return await lookups.product(info, self.view["productId"])
 
     @strawberry.field(description="Null for a product new to the contract.")
     async def contract_line(self, info: Info) -> ContractLine | None:

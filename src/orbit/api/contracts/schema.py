@@ -8,7 +8,7 @@ from typing import Any
 
 import strawberry
 
-from orbit.api.common import UserError
+from orbit.api.common import UserError, user_errors
 from orbit.api.context import Info
 from orbit.api.contracts.previews import AmendmentPreview, AmendmentPreviewResult, plan_view
 from orbit.api.contracts.types import Contract, Order, OrderProduct
@@ -16,6 +16,7 @@ from orbit.api.errors import BadInput
 from orbit.api.ids import require_id, row_id
 from orbit.api.mutations import Result, run
 from orbit.db import models as db
+from orbit.engine.amendments import AmendmentPlan
 from orbit.engine.enums import BillingFrequency, BillingType
 from orbit.services import amendments as amending
 from orbit.services import contracts as service
@@ -165,10 +166,6 @@ class OverrideBillingDatesPayload:
     user_errors: list[UserError]
 
 
-def _errors(problems: list[Problem]) -> list[UserError]:
-    return [UserError.of(p) for p in problems]
-
-
 async def _contract_payload(result: Result) -> ContractPayload:
     contract = await db.Contract.get(id=result["contract"])
     order = await db.Order.get(id=result["order"]) if result.get("order") else None
@@ -178,7 +175,7 @@ async def _contract_payload(result: Result) -> ContractPayload:
 
 
 def _contract_failed(problems: list[Problem]) -> ContractPayload:
-    return ContractPayload(contract=None, order=None, user_errors=_errors(problems))
+    return ContractPayload(contract=None, order=None, user_errors=user_errors(problems))
 
 
 async def _order_payload(result: Result) -> OrderPayload:
@@ -186,7 +183,7 @@ async def _order_payload(result: Result) -> OrderPayload:
 
 
 def _order_failed(problems: list[Problem]) -> OrderPayload:
-    return OrderPayload(order=None, user_errors=_errors(problems))
+    return OrderPayload(order=None, user_errors=user_errors(problems))
 
 
 async def _amend_payload(result: Result) -> AmendContractPayload:
@@ -202,8 +199,17 @@ async def _amend_payload(result: Result) -> AmendContractPayload:
 
 def _amend_failed(problems: list[Problem]) -> AmendContractPayload:
     return AmendContractPayload(
-        contract=None, order=None, preview=None, user_errors=_errors(problems)
+        contract=None, order=None, preview=None, user_errors=user_errors(problems)
     )
+
+
+def applied(contract: db.Contract, order: db.Order, plan: AmendmentPlan) -> Result:
+    """What an applied amendment or cancellation returns (and replays)."""
+    return {
+        "contract": contract.id,
+        "order": order.id,
+        "preview": plan_view(plan, contract.id, contract.account.currency),
+    }
 
 
 def amendment_input(input: AmendContractInput) -> amending.AmendmentInput:
@@ -238,7 +244,7 @@ async def _preview(info: Info, make: Any) -> AmendmentPreviewResult:
     try:
         preview = await make(actor)
     except DomainError as error:
-        return AmendmentPreviewResult(preview=None, user_errors=_errors(error.problems))
+        return AmendmentPreviewResult(preview=None, user_errors=user_errors(error.problems))
     except AccessDenied as denied:
         from orbit.api.errors import Forbidden
 
@@ -379,13 +385,7 @@ class ContractMutations:
         self, info: Info, input: AmendContractInput, idempotency_key: str | None = None
     ) -> AmendContractPayload:
         async def work(actor: Actor) -> Result:
-            contract, order, plan = await amending.amend_contract(actor, amendment_input(input))
-            currency = (await db.Account.get(id=contract.account_id)).currency
-            return {
-                "contract": contract.id,
-                "order": order.id,
-                "preview": plan_view(plan, contract.id, currency),
-            }
+            return applied(*await amending.amend_contract(actor, amendment_input(input)))
 
         return await run(
             info, "amendContract", work, _amend_payload, _amend_failed, idempotency_key, input
@@ -397,15 +397,9 @@ class ContractMutations:
     ) -> AmendContractPayload:
         async def work(actor: Actor) -> Result:
             contract_id = require_id(input.contract_id, "Contract", ("contractId",))
-            contract, order, plan = await amending.cancel_contract(
-                actor, contract_id, input.effective_date
+            return applied(
+                *await amending.cancel_contract(actor, contract_id, input.effective_date)
             )
-            currency = (await db.Account.get(id=contract.account_id)).currency
-            return {
-                "contract": contract.id,
-                "order": order.id,
-                "preview": plan_view(plan, contract.id, currency),
-            }
 
         return await run(
             info, "cancelContract", work, _amend_payload, _amend_failed, idempotency_key, input
@@ -465,7 +459,7 @@ class ContractMutations:
             work,
             build,
             lambda problems: OverrideBillingDatesPayload(
-                order_products=[], user_errors=_errors(problems)
+                order_products=[], user_errors=user_errors(problems)
             ),
         )
 

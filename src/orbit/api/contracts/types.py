@@ -10,7 +10,8 @@ from fractions import Fraction
 import strawberry
 
 from orbit import clock
-from orbit.api.common import Money, Node, price
+from orbit.api import lookups
+from orbit.api.common import Money, Node, from_row, price
 from orbit.api.context import Info
 from orbit.api.errors import BadInput
 from orbit.api.ids import gid
@@ -33,22 +34,6 @@ from orbit.services.billing import ensure_horizon
 from orbit.services.state import ScheduleEntry
 
 MAX_YEARS_AHEAD = 10
-
-
-async def _account(info: Info, account_id: int) -> AccountRef:
-    from orbit.api.accounts.types import Account
-
-    row = await info.context.loaders.account.load(account_id)
-    assert row is not None
-    return Account.of(row)
-
-
-async def _product(info: Info, product_id: int) -> ProductRef:
-    from orbit.api.accounts.types import Product
-
-    row = await info.context.loaders.product.load(product_id)
-    assert row is not None
-    return Product.of(row)
 
 
 def quantity_on(ops: Sequence[db.OrderProduct], line_id: int, on: date) -> int:
@@ -76,17 +61,7 @@ class ContractLine(Node):
 
     @classmethod
     def of(cls, row: db.ContractLine, quantity: int) -> ContractLine:
-        return cls(
-            id=strawberry.ID(gid("ContractLine", row.id)),
-            quantity=quantity,
-            unit_price=price(row.unit_price),
-            pricing_term_months=row.pricing_term_months,
-            billing_frequency=row.billing_frequency,
-            billing_type=row.billing_type,
-            start_date=row.start_date,
-            end_date=row.end_date,
-            row=row,
-        )
+        return from_row(cls, row, quantity=quantity, unit_price=price(row.unit_price))
 
     @classmethod
     async def load(cls, info: Info, line_id: int, on: date | None = None) -> ContractLine | None:
@@ -101,7 +76,7 @@ class ContractLine(Node):
 
     @strawberry.field
     async def product(self, info: Info) -> ProductRef:
-        return await _product(info, self.row.product_id)
+        return await lookups.product(info, self.row.product_id)
 
 
 @strawberry.type
@@ -121,19 +96,7 @@ class Contract(Node):
 
     @classmethod
     def of(cls, row: db.Contract) -> Contract:
-        return cls(
-            id=strawberry.ID(gid("Contract", row.id)),
-            status=row.status,
-            start_date=row.start_date,
-            end_date=row.end_date,
-            term_months=row.term_months,
-            billing_day_of_month=row.billing_day_of_month,
-            auto_renew=row.auto_renew,
-            renewal_term_months=row.renewal_term_months,
-            renewal_uplift_percent=price(row.renewal_uplift_percent),
-            renewal_notice_days=row.renewal_notice_days,
-            row=row,
-        )
+        return from_row(cls, row, renewal_uplift_percent=price(row.renewal_uplift_percent))
 
     @strawberry.field
     def number(self) -> str:
@@ -141,7 +104,7 @@ class Contract(Node):
 
     @strawberry.field
     async def account(self, info: Info) -> AccountRef:
-        return await _account(info, self.row.account_id)
+        return await lookups.account(info, self.row.account_id)
 
     @strawberry.field(
         description="The lines with their quantities in effect on asOf (default today)."
@@ -222,14 +185,7 @@ class Order(Node):
 
     @classmethod
     def of(cls, row: db.Order) -> Order:
-        return cls(
-            id=strawberry.ID(gid("Order", row.id)),
-            type=row.type,
-            status=row.status,
-            effective_date=row.effective_date,
-            purchase_order_number=row.purchase_order_number,
-            row=row,
-        )
+        return from_row(cls, row)
 
     @strawberry.field
     def number(self) -> str:
@@ -237,7 +193,7 @@ class Order(Node):
 
     @strawberry.field
     async def account(self, info: Info) -> AccountRef:
-        return await _account(info, self.row.account_id)
+        return await lookups.account(info, self.row.account_id)
 
     @strawberry.field
     async def contract(self, info: Info) -> Contract:
@@ -306,21 +262,11 @@ class OrderProduct(Node):
 
     @classmethod
     def of(cls, row: db.OrderProduct) -> OrderProduct:
-        return cls(
-            id=strawberry.ID(gid("OrderProduct", row.id)),
-            quantity=row.quantity,
+        return from_row(
+            cls,
+            row,
             unit_price=price(row.unit_price),
-            start_date=row.start_date,
-            end_date=row.end_date,
-            billing_frequency=row.billing_frequency,
-            billing_type=row.billing_type,
-            billing_day_of_month=row.billing_day_of_month,
-            proration_policy=row.proration_policy,
-            partial_period_treatment=row.partial_period_treatment,
-            align_billing=row.align_billing,
-            next_billing_date_override=row.next_billing_date_override,
             bill_through_date_override=row.bill_through_override,
-            row=row,
         )
 
     async def _entries(self, info: Info) -> list[ScheduleEntry]:
@@ -340,7 +286,7 @@ class OrderProduct(Node):
 
     @strawberry.field
     async def product(self, info: Info) -> ProductRef:
-        return await _product(info, self.row.product_id)
+        return await lookups.product(info, self.row.product_id)
 
     @strawberry.field(
         description="Effective due date of the next unbilled line, overrides included; null "

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import strawberry
 
-from orbit.api.common import UserError
+from orbit.api.common import UserError, user_errors
 from orbit.api.context import Info
 from orbit.api.ids import require_id, row_id
 from orbit.api.mutations import Result, run
@@ -119,9 +119,7 @@ class ReceivablesMutations:
             "recordPayment",
             work,
             build,
-            lambda problems: PaymentPayload(
-                payment=None, user_errors=[UserError.of(p) for p in problems]
-            ),
+            lambda problems: PaymentPayload(payment=None, user_errors=user_errors(problems)),
             idempotency_key,
             input,
         )

@@ -7,22 +7,14 @@ from decimal import Decimal
 
 import strawberry
 
-from orbit.api.common import Money, Node
+from orbit.api import lookups
+from orbit.api.common import Money, Node, from_row
 from orbit.api.context import Info
-from orbit.api.ids import gid
 from orbit.api.pagination import Page, PageInfo, edges_of
 from orbit.api.refs import AccountRef, InvoiceRef
 from orbit.db import models as db
 from orbit.services.receivables import BUCKETS
 from orbit.services.receivables import AccountAging as AgingRow
-
-
-async def _account(info: Info, account_id: int) -> AccountRef:
-    from orbit.api.accounts.types import Account
-
-    row = await info.context.loaders.account.load(account_id)
-    assert row is not None
-    return Account.of(row)
 
 
 @strawberry.type(description="Part of a payment or posted credit note applied to an invoice.")
@@ -70,18 +62,16 @@ class Payment(Node):
 
     @classmethod
     def of(cls, row: db.Payment) -> Payment:
-        return cls(
-            id=strawberry.ID(gid("Payment", row.id)),
+        return from_row(
+            cls,
+            row,
             amount=Money.of(row.amount, row.currency),
-            received_on=row.received_on,
-            reference=row.reference,
             unapplied_amount=Money.of(row.unapplied, row.currency),
-            row=row,
         )
 
     @strawberry.field
     async def account(self, info: Info) -> AccountRef:
-        return await _account(info, self.row.account_id)
+        return await lookups.account(info, self.row.account_id)
 
     @strawberry.field
     async def applications(self, info: Info) -> list[Application]:
