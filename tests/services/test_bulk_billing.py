@@ -1,6 +1,9 @@
-"""On PostgreSQL a run bills each chunk of accounts set-based (services.bulk). It must
+"""A run bills exactly what the engine drafts from the loaded book, on either path.
+
+On PostgreSQL a run bills each chunk of accounts set-based (services.bulk). It must
 bill exactly what billing one account at a time bills: the same lines on the same
-documents, with the same totals, descriptions, holds and overrides."""
+documents, with the same totals, descriptions, holds and overrides. On both
+backends a run bills exactly its previews (both are the engine's drafts)."""
 
 from __future__ import annotations
 
@@ -28,10 +31,10 @@ from tests.services import factory
 from tests.services.factory import SYSTEM
 from tests.support import backend
 
-pytestmark = [
-    pytest.mark.usefixtures("clean"),
-    pytest.mark.skipif(backend() != "postgres", reason="set-based billing is PostgreSQL's"),
-]
+pytestmark = pytest.mark.usefixtures("clean")
+postgres_only = pytest.mark.skipif(
+    backend() != "postgres", reason="set-based billing is PostgreSQL's"
+)
 
 TARGET = date(2026, 4, 10)
 
@@ -129,6 +132,51 @@ async def documents(run_id: int) -> dict[int, Any]:
     return found
 
 
+async def test_a_run_bills_exactly_its_previews_and_the_previews_write_nothing() -> None:
+    accounts = await a_varied_book()
+    before = await row_counts()
+    previews = {a: await invoice_preview(await _account(a), TARGET) for a in accounts}
+    assert await row_counts() == before
+
+    run = await runs.start_run(SYSTEM, runs.RunRequest(TARGET))
+    finished = await runs.run_inline(run.id)
+    billed = await documents(run.id)
+
+    assert finished.status is InvoiceRunStatus.COMPLETED
+    for account_id, preview in previews.items():
+        document = billed.get(account_id)
+        assert ([line[0] for line in document[3]] if document else []) == [
+            d.row.id for d in preview.lines
+        ]
+        assert (document[1] if document else Decimal(0)) == preview.total
+    names = {a.id: a.name for a in await _accounts(accounts)}
+    totals = {names[a]: doc[1] for a, doc in billed.items()}
+    assert totals == {
+        # Jan 15-31 (17/31 of 90.00) 49.35, Feb-Apr 3 x 90.00; Q1 in arrears 600.00
+        "Plain": Decimal("919.35"),
+        # 142 (21/31 of 210), then three periods of 210 from Feb 10 to Apr 10
+        "Yen": Decimal("772"),
+        # the one-time setup; the held contract's lines wait
+        "Held": Decimal("500.00"),
+        # the overdue rule holds the originals, never the reduction: -92.90 - 180.00
+        "Shrinking": Decimal("-272.90"),
+        # op A waits for its override (May 20); op B: 27.10 + 32.90 + 3 x 60.00
+        "Moved dates": Decimal("240.00"),
+    }
+
+
+async def row_counts() -> dict[str, int]:
+    from orbit.db.connection import db
+    from tests.support import tables
+
+    counts = {}
+    for name in await tables():
+        rows = await db().execute_query_dict(f'SELECT COUNT(*) AS n FROM "{name}"')
+        counts[name] = int(rows[0]["n"])
+    return counts
+
+
+@postgres_only
 async def test_a_chunk_billed_set_based_equals_accounts_billed_one_by_one() -> None:
     accounts = await a_varied_book()
     previews = {a: await invoice_preview(await _account(a), TARGET) for a in accounts}
@@ -181,3 +229,35 @@ async def _accounts(ids: list[int]) -> list[Any]:
     from orbit.db.models import Account
 
     return list(await Account.filter(id__in=ids))
+
+
+async def test_only_pending_shares_are_billed_on_either_path() -> None:
+    """A FAILED share is final for its run; an account outside the run's scope is not
+    billed by it; the same on the one-by-one and the set-based path."""
+    factory.pin_today(date(2026, 1, 5))
+    seats = await factory.product("30.00", name="Seats")
+    failed, billed, outside = [await factory.account(name=n) for n in ("F", "B", "O")]
+    for account in (failed, billed, outside):
+        await factory.contract(account, seats, date(2026, 1, 1), quantity=1)
+    run = await runs.start_run(SYSTEM, runs.RunRequest(TARGET, account_ids=[failed.id, billed.id]))
+    await runs.fail_account(run.id, failed.id, RuntimeError("earlier failure"))
+
+    async with in_transaction():
+        skipped = await bill_account(outside.id, TARGET, TARGET, run=run)
+        again = await bill_account(failed.id, TARGET, TARGET, run=run)
+    finished = await runs.run_inline(run.id)
+
+    assert (skipped.invoice, skipped.fresh, again.invoice, again.fresh) == (
+        None,
+        False,
+        None,
+        False,
+    )
+    assert finished.status is InvoiceRunStatus.COMPLETED_WITH_ERRORS
+    assert set(await documents(run.id)) == {billed.id}
+    assert (await documents(run.id))[billed.id][1] == Decimal("120.00")
+    assert (finished.accounts_processed, finished.invoices_created, finished.lines_created) == (
+        2,
+        1,
+        4,
+    )

@@ -15,4 +15,5 @@ Modules, from the ground up:
 - ``amendments``: quantity changes, new products, cancellations, previews
 - ``controls``: billing-date overrides and change of billing day
 - ``terms``: contract end dates, renewals, annual value
+- ``invoicing``: what goes on an account's next document, and what billing it clears
 """

@@ -51,3 +51,21 @@ class ContractStatus(str, Enum):
     EXPIRED = "EXPIRED"
     CANCELLED = "CANCELLED"
     RENEWED = "RENEWED"
+
+
+class DocumentType(str, Enum):
+    INVOICE = "INVOICE"
+    CREDIT_NOTE = "CREDIT_NOTE"
+
+
+class HoldScope(str, Enum):
+    ACCOUNT = "ACCOUNT"
+    CONTRACT = "CONTRACT"
+    ORDER = "ORDER"
+    ORDER_PRODUCT = "ORDER_PRODUCT"
+
+
+class HoldSource(str, Enum):
+    MANUAL = "MANUAL"
+    OVERDUE_RULE = "OVERDUE_RULE"
+    PURCHASE_ORDER_RULE = "PURCHASE_ORDER_RULE"

@@ -1,27 +1,35 @@
-"""Billing one account up to a target date, and the preview of it.
+"""Billing accounts up to a target date, and the preview of it.
 
-A line is eligible when it is unbilled, its effective due date is on or before
-the target date, its order is activated and no active hold holds it. All
-eligible lines of an account go onto one document. Billing takes the
-account's row lock (PostgreSQL), and the database refuses a schedule line
-billed by two documents at once, so billing twice creates nothing new.
+What goes on a document is decided by the engine (``orbit.engine.invoicing``);
+this module loads its inputs for any number of accounts in a constant number
+of statements and stores its output. Billing one account (here) and billing a
+run's chunk set-based (``bulk``) load the same inputs the same way and differ
+only in how they write.
+
+Billing takes the account's row lock (PostgreSQL), and the database refuses a
+schedule line billed by two documents at once, so billing twice creates
+nothing new. A preview loads the same inputs and writes nothing: evergreen
+lines beyond the stored horizon are computed in memory.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from orbit import clock
+from orbit.db.connection import db, dialect
 from orbit.db.models import (
     Account,
+    BillingHold,
     DocumentType,
+    HoldSource,
     Invoice,
     InvoiceLine,
     InvoiceRun,
@@ -33,21 +41,27 @@ from orbit.db.models import (
     RunAccountStatus,
     ScheduleLine,
 )
-from orbit.engine.schedule import DueState, effective_due_dates, extend_schedule
-from orbit.services.holds import HoldCheck, active_holds, evaluate_overdue_rule
-from orbit.services.schedules import row_of, schedule_order, stored_lines, terms_of
-from orbit.services.state import billed_lines, horizon
-
-
-@dataclass(frozen=True)
-class DueLine:
-    row: ScheduleLine
-    order_product: OrderProduct
-    effective_due: date
+from orbit.db.models.billing import OPEN
+from orbit.engine.enums import HoldScope
+from orbit.engine.invoicing import (
+    AccountTerms,
+    BillableProduct,
+    CandidateLine,
+    DocumentDraft,
+    DraftLine,
+    HoldInForce,
+    draft_document,
+    is_overdue,
+)
+from orbit.engine.schedule import extend_schedule
+from orbit.services.holds import evaluate_overdue_rule, hold_rules, is_active
+from orbit.services.schedules import row_of, stored_lines, terms_of
+from orbit.services.state import horizon
 
 
 async def ensure_horizon(ops: Sequence[OrderProduct], through: date, today: date) -> None:
-    """Store evergreen schedules far enough ahead to reach ``through``.
+    """Store evergreen schedules far enough ahead to reach ``through`` (writes; for
+    billing and amendments, never for reads).
 
     Storing ahead never changes a value a client sees; each order product is
     extended under its row lock, so concurrent callers never store a line twice.
@@ -75,60 +89,251 @@ async def ensure_horizon(ops: Sequence[OrderProduct], through: date, today: date
             op.scheduled_through = target
 
 
-async def activated_order_products(account_id: int) -> list[OrderProduct]:
-    return await OrderProduct.filter(
-        account_id=account_id, order__status=OrderStatus.ACTIVATED
-    ).order_by("id")
+# ---------------------------------------------------------------- the engine's inputs
 
 
-async def due_lines(
-    account: Account,
+@dataclass
+class BillingInputs:
+    """Everything the engine needs to draft documents for some accounts."""
+
+    accounts: dict[int, AccountTerms]
+    today: dict[int, date]
+    products: dict[int, list[BillableProduct]] = field(default_factory=dict)
+    lines: dict[int, list[CandidateLine]] = field(default_factory=dict)
+    holds: dict[int, list[HoldInForce]] = field(default_factory=dict)
+    #: stored fraction (exact, as text) of each candidate line, by line key
+    fractions: dict[int, str] = field(default_factory=dict)
+    #: lines computed beyond the stored horizon (previews), by order product
+    unstored: dict[int, list[ScheduleLine]] = field(default_factory=dict)
+
+    def draft(self, account_id: int, target: date, invoice_date: date) -> DocumentDraft | None:
+        return draft_document(
+            self.accounts[account_id],
+            self.products.get(account_id, []),
+            self.lines.get(account_id, []),
+            self.holds.get(account_id, []),
+            target,
+            invoice_date,
+        )
+
+
+def account_terms(row: Account | Mapping[str, Any]) -> AccountTerms:
+    if isinstance(row, Account):
+        return AccountTerms(row.id, row.currency, row.payment_term_days)
+    return AccountTerms(int(row["id"]), row["currency"], int(row["payment_term_days"]))
+
+
+async def load_inputs(
+    accounts: Mapping[int, AccountTerms],
+    today: Mapping[int, date],
     target: date,
-    holds: HoldCheck | None = None,
-    ops: Sequence[OrderProduct] | None = None,
-) -> list[DueLine]:
-    """The account's eligible lines for ``target``, in order (held lines left out when
-    ``holds`` is given)."""
-    if ops is None:
-        ops = await activated_order_products(account.id)
-    by_id = {op.id: op for op in ops}
-    if not by_id:
-        return []
-    override_lines = [op.override_line_id for op in ops if op.override_line_id is not None]
-    # A line due by the target starts by then (every line is due on or after its
-    # start), and so do the lines before it, whose effective dates it depends on.
-    condition = Q(period_start__lte=target)
-    if override_lines:
-        condition |= Q(id__in=override_lines)
-    rows = await ScheduleLine.filter(account_id=account.id, removed=False).filter(condition)
-    rows = [row for row in rows if row.order_product_id in by_id]
-    billed = await billed_lines(row.id for row in rows)
-    per_op: dict[int, list[ScheduleLine]] = defaultdict(list)
-    for row in rows:
-        if row.id not in billed:
-            per_op[row.order_product_id].append(row)
-    result = []
-    for op_id, op_rows in per_op.items():
-        op = by_id[op_id]
-        op_rows.sort(key=schedule_order)
-        states = [
-            DueState(
-                row.due_date,
-                is_credit=row.is_credit,
-                override=op.next_billing_date_override if row.id == op.override_line_id else None,
-            )
-            for row in op_rows
-        ]
-        for row, effective in zip(op_rows, effective_due_dates(states), strict=True):
-            if effective > target:
-                continue
-            if holds is not None and holds.holds_line(op, row.amount < 0):
-                continue
-            result.append(DueLine(row, op, effective))
-    result.sort(
-        key=lambda d: (d.order_product.contract_id, d.order_product.id, schedule_order(d.row))
+    *,
+    store_ahead: bool,
+) -> BillingInputs:
+    """Load the engine's inputs for ``accounts`` billed through ``target``.
+
+    ``store_ahead``: billing stores evergreen schedules ahead first (a write);
+    a preview computes the lines beyond the stored horizon in memory instead.
+    The rule holds are judged as of each account's today, as billing judges them.
+    """
+    ids = sorted(accounts)
+    inputs = BillingInputs(dict(accounts), dict(today))
+    products = await _billable_products(ids)
+    for product, account_id in products:
+        inputs.products.setdefault(account_id, []).append(product)
+    short = await OrderProduct.filter(
+        id__in=[p.key for p, _ in products], end_date=None, scheduled_through__lt=target
     )
-    return result
+    if store_ahead:
+        for op in short:
+            await ensure_horizon([op], target, today[op.account_id])
+    else:
+        await _compute_ahead(short, target, inputs)
+    override_lines = [p.override_line for p, _ in products if p.override_line is not None]
+    for row in await _unbilled_lines(ids, target, override_lines):
+        line = CandidateLine(
+            key=int(row["id"]),
+            order_product=int(row["order_product_id"]),
+            start=_day(row["period_start"]),
+            end=_day(row["period_end"]),
+            due=_day(row["due_date"]),
+            amount=Decimal(str(row["amount"])),
+            is_credit=bool(row["is_credit"]),
+        )
+        inputs.lines.setdefault(int(row["account_id"]), []).append(line)
+        inputs.fractions[line.key] = str(row["fraction"])  # type: ignore[index]
+    inputs.holds = await _holds_in_force(ids, inputs.today)
+    return inputs
+
+
+async def _billable_products(ids: list[int]) -> list[tuple[BillableProduct, int]]:
+    rows = await OrderProduct.filter(
+        account_id__in=ids, order__status=OrderStatus.ACTIVATED
+    ).values(
+        "id",
+        "account_id",
+        "contract_id",
+        "order_id",
+        "product_id",
+        "quantity",
+        "next_billing_date_override",
+        "override_line_id",
+        "bill_through_override",
+    )
+    names = dict(
+        await Product.filter(id__in={r["product_id"] for r in rows}).values_list("id", "name")
+    )
+    return [
+        (
+            BillableProduct(
+                key=r["id"],
+                contract=r["contract_id"],
+                order=r["order_id"],
+                product=r["product_id"],
+                product_name=names[r["product_id"]],
+                quantity=r["quantity"],
+                next_billing_override=r["next_billing_date_override"],
+                override_line=r["override_line_id"],
+                bill_through=r["bill_through_override"],
+            ),
+            r["account_id"],
+        )
+        for r in sorted(rows, key=lambda r: r["id"])
+    ]
+
+
+async def _compute_ahead(
+    short: Iterable[OrderProduct], target: date, inputs: BillingInputs
+) -> None:
+    """Evergreen lines after the stored ones up to ``target``, in memory (no key)."""
+    short = list(short)
+    if not short:
+        return
+    stored: dict[int, list[ScheduleLine]] = defaultdict(list)
+    for row in await ScheduleLine.filter(
+        order_product_id__in=[op.id for op in short], removed=False
+    ):
+        stored[row.order_product_id].append(row)
+    for op in short:
+        existing = [s.line for s in stored_lines(stored[op.id])]
+        ahead = extend_schedule(terms_of(op), existing, target)
+        inputs.unstored[op.id] = [row_of(op, line) for line in ahead]
+        inputs.lines.setdefault(op.account_id, []).extend(
+            CandidateLine(None, op.id, line.start, line.end, line.due, line.amount)
+            for line in ahead
+        )
+
+
+# A line due by the target starts by then (every line is due on or after its start),
+# and so do the lines before it, whose effective dates it depends on; a line bound
+# to a next-billing-date override may come due before it starts.
+_UNBILLED = """
+SELECT sl.id, sl.order_product_id, sl.account_id, sl.period_start, sl.period_end,
+       sl.due_date, sl.amount, sl.fraction, sl.is_credit
+FROM schedule_lines sl
+WHERE sl.account_id IN ({accounts}) AND NOT sl.removed
+  AND (sl.period_start <= {target}{overrides})
+  AND NOT EXISTS (SELECT 1 FROM invoice_lines il
+                  WHERE il.schedule_line_id = sl.id AND il.bills)
+"""
+
+
+async def _unbilled_lines(
+    ids: list[int], target: date, override_lines: list[int]
+) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    postgres = dialect() == "postgres"
+    overrides = ""
+    if override_lines:
+        overrides = f" OR sl.id IN ({_int_list(override_lines)})"
+    sql = _UNBILLED.format(
+        accounts=_int_list(ids), target="$1" if postgres else "?", overrides=overrides
+    )
+    return await db().execute_query_dict(sql, [target if postgres else target.isoformat()])
+
+
+def _int_list(values: Iterable[int]) -> str:
+    return ", ".join(str(int(v)) for v in values)
+
+
+def _day(value: object) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+async def _holds_in_force(
+    ids: list[int], today: Mapping[int, date]
+) -> dict[int, list[HoldInForce]]:
+    """Active holds per account, with the overdue rule judged as of each one's today
+    (whether or not a worker has placed or released its hold yet)."""
+    holds: dict[int, list[HoldInForce]] = defaultdict(list)
+    for hold in await BillingHold.filter(account_id__in=ids, released_at=None):
+        if hold.source is HoldSource.OVERDUE_RULE or not is_active(hold, today[hold.account_id]):
+            continue
+        holds[hold.account_id].append(hold_in_force(hold))
+    for account_id in await overdue_accounts(ids, today):
+        holds[account_id].append(HoldInForce(HoldScope.ACCOUNT, HoldSource.OVERDUE_RULE))
+    return dict(holds)
+
+
+def hold_in_force(hold: BillingHold) -> HoldInForce:
+    target = {
+        HoldScope.ACCOUNT: None,
+        HoldScope.CONTRACT: hold.contract_id,
+        HoldScope.ORDER: hold.order_id,
+        HoldScope.ORDER_PRODUCT: hold.order_product_id,
+    }[hold.scope]
+    return HoldInForce(hold.scope, hold.source, target)
+
+
+async def overdue_accounts(ids: Sequence[int], today: Mapping[int, date]) -> set[int]:
+    """The accounts the overdue rule holds as of their today."""
+    rules = await hold_rules()
+    if rules.overdue_days is None or not ids:
+        return set()
+    oldest: dict[int, date] = {}
+    for account_id, due in await Invoice.filter(
+        account_id__in=list(ids),
+        document_type=DocumentType.INVOICE,
+        status=InvoiceStatus.POSTED,
+        payment_status__in=OPEN,
+    ).values_list("account_id", "due_date"):
+        oldest[account_id] = min(due, oldest.get(account_id, due))
+    return {a for a, due in oldest.items() if is_overdue(due, today[a], rules.overdue_days)}
+
+
+async def settle_overdue_rule(ids: Sequence[int], today: Mapping[int, date]) -> None:
+    """Place or release the OVERDUE_RULE holds of the accounts whose state changed, as
+    billing them judges it (the drafts already hold what the rule holds)."""
+    holding = set(
+        await BillingHold.filter(
+            account_id__in=list(ids), source=HoldSource.OVERDUE_RULE, released_at=None
+        ).values_list("account_id", flat=True)
+    )
+    changing = sorted(await overdue_accounts(ids, today) ^ holding)
+    for account in await Account.filter(id__in=changing).order_by("id"):
+        await evaluate_overdue_rule(account, today[account.id])
+
+
+def billable_share(share: InvoiceRunAccount | None) -> bool:
+    """An account's share of a run is billed while it is PENDING: a DONE share was
+    billed, a FAILED one is final for that run, no share means not in its scope."""
+    return share is not None and share.status is RunAccountStatus.PENDING
+
+
+# ---------------------------------------------------------------- preview
+
+
+@dataclass(frozen=True)
+class DueLine:
+    """A line of a preview: its stored row (unsaved when beyond the stored horizon)."""
+
+    row: ScheduleLine
+    drafted: DraftLine
+
+    @property
+    def effective_due(self) -> date:
+        return self.drafted.effective_due
 
 
 @dataclass
@@ -143,35 +348,34 @@ class Preview:
 
 
 async def invoice_preview(account: Account, target: date) -> Preview:
-    """The document a run with this target date would create now (nothing is billed)."""
-    today = clock.today(account.timezone)
-    ops = await activated_order_products(account.id)
-    await ensure_horizon(ops, target, today)
-    holds = await _holds_after_rules(account, today, write=False)
-    return Preview(account, target, await due_lines(account, target, holds, ops))
-
-
-async def _holds_after_rules(account: Account, today: date, write: bool) -> HoldCheck:
-    """Active holds, with the overdue rule judged as of today."""
-    from orbit.db.models import BillingHold, HoldScope, HoldSource
-    from orbit.services.holds import hold_rules, overdue
-
-    if write:
-        await evaluate_overdue_rule(account, today)
-        return await active_holds(account, today)
-    check = await active_holds(account, today)
-    rules = await hold_rules()
-    holds = [h for h in check.holds if h.source is not HoldSource.OVERDUE_RULE]
-    if rules.overdue_days is not None and await overdue(account, rules.overdue_days, today):
-        holds.append(
-            BillingHold(
-                account_id=account.id,
-                scope=HoldScope.ACCOUNT,
-                source=HoldSource.OVERDUE_RULE,
-                reason="overdue",
-            )
+    """The document a run with this target date would create now. Writes nothing."""
+    today = {account.id: clock.today(account.timezone)}
+    inputs = await load_inputs(
+        {account.id: account_terms(account)}, today, target, store_ahead=False
+    )
+    draft = inputs.draft(account.id, target, target)
+    if draft is None:
+        return Preview(account, target)
+    keys = [d.line.key for d in draft.lines if d.line.key is not None]
+    rows = {row.id: row for row in await ScheduleLine.filter(id__in=keys)} if keys else {}
+    ahead = {
+        (row.order_product_id, row.period_start): row
+        for unstored in inputs.unstored.values()
+        for row in unstored
+    }
+    lines = [
+        DueLine(
+            rows[d.line.key]
+            if d.line.key is not None
+            else ahead[(d.line.order_product, d.line.start)],
+            d,
         )
-    return HoldCheck(tuple(holds))
+        for d in draft.lines
+    ]
+    return Preview(account, target, lines)
+
+
+# ---------------------------------------------------------------- billing one account
 
 
 @dataclass(frozen=True)
@@ -180,19 +384,6 @@ class BillResult:
     lines: int
     #: False when this account's share of the run had already been done
     fresh: bool = True
-
-
-def describe(product: Product, op: OrderProduct, row: ScheduleLine) -> str:
-    return line_description(
-        product.name, op.quantity, row.period_start, row.period_end, row.is_credit
-    )
-
-
-def line_description(name: str, quantity: int, start: date, end: date, is_credit: bool) -> str:
-    """How a document line reads: the product, the quantity and the period."""
-    period = start.isoformat() if start == end else f"{start.isoformat()} to {end.isoformat()}"
-    label = "credit: " if is_credit else ""
-    return f"{label}{name} x {quantity}, {period}"[:300]
 
 
 async def bill_account(
@@ -210,102 +401,98 @@ async def bill_account(
     account = await Account.filter(id=account_id).select_for_update().first()
     if account is None:
         raise LookupError(f"account {account_id} does not exist")
-    work = None
+    share = None
     if run is not None:
-        work = (
+        share = (
             await InvoiceRunAccount.filter(run_id=run.id, account_id=account_id)
             .select_for_update()
             .first()
         )
-        if work is not None and work.status is RunAccountStatus.DONE:
+        if not billable_share(share):
             return BillResult(None, 0, fresh=False)
-    today = clock.today(account.timezone)
-    ops = await activated_order_products(account.id)
-    await ensure_horizon(ops, target, today)
-    holds = await _holds_after_rules(account, today, write=True)
-    lines = await due_lines(account, target, holds, ops)
-    invoice = await _create_document(account, lines, invoice_date, run) if lines else None
-    if invoice is not None:
-        billed_ids = {d.row.id for d in lines}
-        for op in {d.order_product.id: d.order_product for d in lines}.values():
-            changed = []
-            if op.override_line_id in billed_ids:
-                op.override_line_id = None
-                op.next_billing_date_override = None
-                changed += ["override_line_id", "next_billing_date_override"]
-            if op.bill_through_override is not None and any(
-                d.row.period_end == op.bill_through_override
-                for d in lines
-                if d.order_product.id == op.id
-            ):
-                op.bill_through_override = None
-                changed.append("bill_through_override")
-            if changed:
-                await op.save(update_fields=changed)
-    if run is not None:
-        await _record_share(run, account_id, work, invoice, len(lines))
+    today = {account.id: clock.today(account.timezone)}
+    await settle_overdue_rule([account.id], today)
+    inputs = await load_inputs(
+        {account.id: account_terms(account)}, today, target, store_ahead=True
+    )
+    draft = inputs.draft(account.id, target, invoice_date)
+    invoice = await store_document(draft, inputs, run) if draft is not None else None
+    lines = len(draft.lines) if draft is not None else 0
+    if share is not None and run is not None:
+        await _record_share(run, share, invoice, lines)
     if invoice is not None and auto_post:
         from orbit.services.invoices import post_document
 
-        await post_document(invoice, today)
-    return BillResult(invoice, len(lines))
+        await post_document(invoice, today[account.id])
+    return BillResult(invoice, lines)
 
 
-async def _create_document(
-    account: Account, lines: Sequence[DueLine], invoice_date: date, run: InvoiceRun | None
+def invoice_line_values(draft: DocumentDraft, inputs: BillingInputs) -> list[dict[str, Any]]:
+    """The stored columns of each line of ``draft`` (all lines are stored ones)."""
+    values = []
+    for d in draft.lines:
+        assert d.line.key is not None, "billing drafts only stored lines"
+        values.append(
+            {
+                "schedule_line_id": d.line.key,
+                "order_product_id": d.product.key,
+                "product_id": d.product.product,
+                "description": d.description,
+                "period_start": d.line.start,
+                "period_end": d.line.end,
+                "quantity": d.product.quantity,
+                "fraction": inputs.fractions[d.line.key],
+                "amount": d.line.amount,
+                "bills": True,
+            }
+        )
+    return values
+
+
+async def store_document(
+    draft: DocumentDraft, inputs: BillingInputs, run: InvoiceRun | None
 ) -> Invoice:
-    total = sum((d.row.amount for d in lines), Decimal(0))
     invoice = await Invoice.create(
-        account_id=account.id,
+        account_id=draft.account.key,
         invoice_run_id=run.id if run else None,
-        document_type=DocumentType.CREDIT_NOTE if total < 0 else DocumentType.INVOICE,
+        document_type=draft.document_type,
         status=InvoiceStatus.DRAFT,
-        currency=account.currency,
-        invoice_date=invoice_date,
-        due_date=invoice_date + timedelta(days=account.payment_term_days),
-        total=total,
+        currency=draft.account.currency,
+        invoice_date=draft.invoice_date,
+        due_date=draft.due_date,
+        total=draft.total,
         open_balance=0,
     )
-    products = {
-        p.id: p for p in await Product.filter(id__in={d.order_product.product_id for d in lines})
-    }
     await InvoiceLine.bulk_create(
-        [
-            InvoiceLine(
-                invoice_id=invoice.id,
-                schedule_line_id=d.row.id,
-                order_product_id=d.order_product.id,
-                product_id=d.order_product.product_id,
-                description=describe(products[d.order_product.product_id], d.order_product, d.row),
-                period_start=d.row.period_start,
-                period_end=d.row.period_end,
-                quantity=d.order_product.quantity,
-                fraction=d.row.fraction,
-                amount=d.row.amount,
-                bills=True,
-            )
-            for d in lines
-        ]
+        [InvoiceLine(invoice_id=invoice.id, **v) for v in invoice_line_values(draft, inputs)]
     )
+    await clear_controls([draft])
     return invoice
 
 
+async def clear_controls(drafts: Iterable[DocumentDraft]) -> None:
+    """Clear the billing-date controls that billing these drafts used up."""
+    next_billing = [k for d in drafts for k in d.clears_next_billing]
+    bill_through = [k for d in drafts for k in d.clears_bill_through]
+    if next_billing:
+        await OrderProduct.filter(id__in=next_billing).update(
+            override_line_id=None, next_billing_date_override=None
+        )
+    if bill_through:
+        await OrderProduct.filter(id__in=bill_through).update(bill_through_override=None)
+
+
 async def _record_share(
-    run: InvoiceRun,
-    account_id: int,
-    work: InvoiceRunAccount | None,
-    invoice: Invoice | None,
-    lines: int,
+    run: InvoiceRun, share: InvoiceRunAccount, invoice: Invoice | None, lines: int
 ) -> None:
-    now = clock.now()
-    if work is None:
-        work = await InvoiceRunAccount.create(run_id=run.id, account_id=account_id)
-    work.status = RunAccountStatus.DONE
-    work.invoice_id = invoice.id if invoice else None
-    work.lines = lines
-    work.error = None
-    work.processed_at = now
-    await work.save()
+    from tortoise.expressions import F
+
+    share.status = RunAccountStatus.DONE
+    share.invoice_id = invoice.id if invoice else None
+    share.lines = lines
+    share.error = None
+    share.processed_at = clock.now()
+    await share.save()
     await InvoiceRun.filter(id=run.id).update(
         accounts_processed=F("accounts_processed") + 1,
         invoices_created=F("invoices_created") + (1 if invoice else 0),

@@ -5,7 +5,6 @@ from orbit.db.models.accounts import Account, Product
 from orbit.db.models.billing import (
     Application,
     DocumentSequence,
-    DocumentType,
     Invoice,
     InvoiceLine,
     InvoiceRun,
@@ -21,14 +20,13 @@ from orbit.db.models.contracts import (
     Contract,
     ContractLine,
     HoldRules,
-    HoldScope,
-    HoldSource,
     Order,
     OrderProduct,
     OrderStatus,
     OrderType,
     ScheduleLine,
 )
+from orbit.engine.enums import DocumentType, HoldScope, HoldSource
 
 __all__ = [
     "Account",

@@ -11,11 +11,7 @@ from tortoise.models import Model
 from orbit.db.models._fields import amount as money
 from orbit.db.models._fields import rational
 from orbit.db.models.accounts import Account
-
-
-class DocumentType(str, Enum):
-    INVOICE = "INVOICE"
-    CREDIT_NOTE = "CREDIT_NOTE"
+from orbit.engine.enums import DocumentType
 
 
 class InvoiceStatus(str, Enum):

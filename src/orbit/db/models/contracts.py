@@ -17,6 +17,8 @@ from orbit.engine.enums import (
     BillingType,
     ChargeType,
     ContractStatus,
+    HoldScope,
+    HoldSource,
     PartialPeriodTreatment,
     ProrationPolicy,
 )
@@ -32,19 +34,6 @@ class OrderStatus(str, Enum):
     DRAFT = "DRAFT"
     ACTIVATED = "ACTIVATED"
     CANCELLED = "CANCELLED"
-
-
-class HoldScope(str, Enum):
-    ACCOUNT = "ACCOUNT"
-    CONTRACT = "CONTRACT"
-    ORDER = "ORDER"
-    ORDER_PRODUCT = "ORDER_PRODUCT"
-
-
-class HoldSource(str, Enum):
-    MANUAL = "MANUAL"
-    OVERDUE_RULE = "OVERDUE_RULE"
-    PURCHASE_ORDER_RULE = "PURCHASE_ORDER_RULE"
 
 
 class Contract(Model):
