@@ -58,8 +58,7 @@ class Book:
         """The book after ``draft`` was stored: its lines billed, its controls cleared."""
         billed = {d.line.key for d in draft.lines}
         products = tuple(
-            replace(
-                p,
+            p._replace(
                 next_billing_override=None
                 if p.key in draft.clears_next_billing
                 else p.next_billing_override,
@@ -68,7 +67,7 @@ class Book:
             )
             for p in self.products
         )
-        lines = tuple(replace(ln, billed=ln.billed or ln.key in billed) for ln in self.lines)
+        lines = tuple(ln._replace(billed=ln.billed or ln.key in billed) for ln in self.lines)
         return Book(products, lines, self.holds)
 
 
@@ -273,12 +272,12 @@ def test_controls_are_cleared_only_by_billing_what_they_bind(book: Book, target:
 
 def _product(**changes: object) -> BillableProduct:
     base = BillableProduct(key=1, contract=1, order=1, product=1, product_name="Seats", quantity=5)
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return base._replace(**changes)
 
 
 def _line(key: int | None, start: date, end: date, amount: str, **changes: object) -> CandidateLine:
     base = CandidateLine(key, 1, start, end, start, Decimal(amount))
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return base._replace(**changes)
 
 
 def test_an_override_brings_its_line_and_the_lines_behind_it_together() -> None:

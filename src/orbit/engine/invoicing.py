@@ -24,13 +24,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from orbit.engine.enums import DocumentType, HoldScope, HoldSource
 from orbit.engine.schedule import DueState, effective_due_dates
 
 
-@dataclass(frozen=True)
-class BillableProduct:
+class BillableProduct(NamedTuple):
     """An activated order product, as billing sees it."""
 
     key: int
@@ -45,8 +45,7 @@ class BillableProduct:
     bill_through: date | None = None
 
 
-@dataclass(frozen=True)
-class CandidateLine:
+class CandidateLine(NamedTuple):
     """A schedule line of an order product. ``key`` is None for a line computed
     beyond the stored horizon (previews only)."""
 
@@ -58,10 +57,6 @@ class CandidateLine:
     amount: Decimal
     is_credit: bool = False
     billed: bool = False
-
-    @property
-    def schedule_order(self) -> tuple[date, bool, bool, int]:
-        return (self.start, self.is_credit, self.key is None, self.key or 0)
 
 
 @dataclass(frozen=True)
@@ -89,8 +84,8 @@ class HoldInForce:
         return self.source is HoldSource.MANUAL or amount >= 0
 
 
-def is_held(holds: Iterable[HoldInForce], product: BillableProduct, amount: Decimal) -> bool:
-    return any(hold.holds(product, amount) for hold in holds)
+def is_held(holds: Sequence[HoldInForce], product: BillableProduct, amount: Decimal) -> bool:
+    return bool(holds) and any(hold.holds(product, amount) for hold in holds)
 
 
 def is_overdue(oldest_open_due: date | None, today: date, overdue_days: int | None) -> bool:
@@ -107,8 +102,7 @@ class AccountTerms:
     payment_term_days: int
 
 
-@dataclass(frozen=True)
-class DraftLine:
+class DraftLine(NamedTuple):
     line: CandidateLine
     product: BillableProduct
     effective_due: date
@@ -158,7 +152,7 @@ def due_lines(
     result = []
     for key, own in per_product.items():
         product = by_key[key]
-        own.sort(key=lambda line: line.schedule_order)
+        own.sort(key=_schedule_order)
         states = [
             DueState(
                 line.due,
@@ -174,8 +168,24 @@ def due_lines(
         for line, effective in zip(own, effective_due_dates(states), strict=True):
             if effective <= target and not is_held(holds, product, line.amount):
                 result.append(DraftLine(line, product, effective))
-    result.sort(key=lambda d: (d.product.contract, d.product.key, d.line.schedule_order))
+    result.sort(key=_document_order)
     return result
+
+
+def _schedule_order(line: CandidateLine) -> tuple[date, bool, bool, int]:
+    return (line.start, line.is_credit, line.key is None, line.key or 0)
+
+
+def _document_order(d: DraftLine) -> tuple[int, int, date, bool, bool, int]:
+    line = d.line
+    return (
+        d.product.contract,
+        d.product.key,
+        line.start,
+        line.is_credit,
+        line.key is None,
+        line.key or 0,
+    )
 
 
 def draft_document(

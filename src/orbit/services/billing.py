@@ -142,7 +142,10 @@ async def load_inputs(
     for product, account_id in products:
         inputs.products.setdefault(account_id, []).append(product)
     short = await OrderProduct.filter(
-        id__in=[p.key for p, _ in products], end_date=None, scheduled_through__lt=target
+        account_id__in=ids,
+        order__status=OrderStatus.ACTIVATED,
+        end_date=None,
+        scheduled_through__lt=target,
     )
     if store_ahead:
         for op in short:
@@ -157,7 +160,7 @@ async def load_inputs(
             start=_day(row["period_start"]),
             end=_day(row["period_end"]),
             due=_day(row["due_date"]),
-            amount=Decimal(str(row["amount"])),
+            amount=_money(row["amount"]),
             is_credit=bool(row["is_credit"]),
         )
         inputs.lines.setdefault(int(row["account_id"]), []).append(line)
@@ -255,6 +258,10 @@ async def _unbilled_lines(
 
 def _int_list(values: Iterable[int]) -> str:
     return ", ".join(str(int(v)) for v in values)
+
+
+def _money(value: object) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
 def _day(value: object) -> date:
@@ -427,24 +434,41 @@ async def bill_account(
     return BillResult(invoice, lines)
 
 
-def invoice_line_values(draft: DocumentDraft, inputs: BillingInputs) -> list[dict[str, Any]]:
-    """The stored columns of each line of ``draft`` (all lines are stored ones)."""
+#: the columns of a stored invoice line, in the order ``invoice_line_values`` gives them
+INVOICE_LINE_COLUMNS = (
+    "schedule_line_id",
+    "order_product_id",
+    "product_id",
+    "description",
+    "period_start",
+    "period_end",
+    "quantity",
+    "fraction",
+    "amount",
+    "bills",
+)
+
+
+def invoice_line_values(draft: DocumentDraft, inputs: BillingInputs) -> list[tuple[Any, ...]]:
+    """The stored columns of each line of ``draft`` (billing drafts stored lines only)."""
     values = []
+    fractions = inputs.fractions
     for d in draft.lines:
-        assert d.line.key is not None, "billing drafts only stored lines"
+        line, product = d.line, d.product
+        assert line.key is not None, "billing drafts only stored lines"
         values.append(
-            {
-                "schedule_line_id": d.line.key,
-                "order_product_id": d.product.key,
-                "product_id": d.product.product,
-                "description": d.description,
-                "period_start": d.line.start,
-                "period_end": d.line.end,
-                "quantity": d.product.quantity,
-                "fraction": inputs.fractions[d.line.key],
-                "amount": d.line.amount,
-                "bills": True,
-            }
+            (
+                line.key,
+                product.key,
+                product.product,
+                d.description,
+                line.start,
+                line.end,
+                product.quantity,
+                fractions[line.key],
+                line.amount,
+                True,
+            )
         )
     return values
 
@@ -464,7 +488,10 @@ async def store_document(
         open_balance=0,
     )
     await InvoiceLine.bulk_create(
-        [InvoiceLine(invoice_id=invoice.id, **v) for v in invoice_line_values(draft, inputs)]
+        [
+            InvoiceLine(invoice_id=invoice.id, **dict(zip(INVOICE_LINE_COLUMNS, v, strict=True)))
+            for v in invoice_line_values(draft, inputs)
+        ]
     )
     await clear_controls([draft])
     return invoice

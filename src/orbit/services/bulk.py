@@ -24,6 +24,7 @@ from orbit import clock
 from orbit.db.models import InvoiceRun
 from orbit.engine.invoicing import DocumentDraft
 from orbit.services.billing import (
+    INVOICE_LINE_COLUMNS,
     BillingInputs,
     account_terms,
     clear_controls,
@@ -57,19 +58,7 @@ FROM unnest($3::int[], $4::bigint[], $5::int[]) AS u(account, invoice, lines)
 WHERE w.run_id = $1 AND w.account_id = u.account
 """
 
-_LINE_COLUMNS = (
-    "invoice_id",
-    "schedule_line_id",
-    "order_product_id",
-    "product_id",
-    "description",
-    "period_start",
-    "period_end",
-    "quantity",
-    "fraction",
-    "amount",
-    "bills",
-)
+_LINE_COLUMNS = ("invoice_id", *INVOICE_LINE_COLUMNS)
 
 
 async def bill_accounts(run: InvoiceRun, account_ids: Sequence[int]) -> ChunkBilled:
@@ -164,7 +153,7 @@ def _line_records(
     for draft in drafts:
         invoice = invoice_of[draft.account.key]
         for values in invoice_line_values(draft, inputs):
-            records.append((invoice, *(values[c] for c in _LINE_COLUMNS[1:])))
+            records.append((invoice, *values))
     return records
 
 
