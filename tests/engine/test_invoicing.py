@@ -19,7 +19,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orbit.engine.calendar import ONE_DAY
-from orbit.engine.controls import first_unbilled, plan_bill_through
+from orbit.engine.controls import (
+    billing_day_change_start,
+    first_unbilled,
+    new_series_after_change,
+    plan_bill_through,
+    plan_recut,
+)
 from orbit.engine.enums import DocumentType, HoldScope, HoldSource
 from orbit.engine.invoicing import (
     AccountTerms,
@@ -97,7 +103,7 @@ def books(draw: st.DrawFn) -> Book:
         ]
         extra: list[StoredLine] = []
         override_line, override, bill_through = None, None, None
-        change = draw(st.sampled_from(["none", "terminate", "bill-through", "override"]))
+        change = draw(st.sampled_from(["none", "terminate", "bill-through", "override", "re-cut"]))
         if change == "terminate":
             last = case.last_day
             cut = (
@@ -126,6 +132,21 @@ def books(draw: st.DrawFn) -> Book:
                 stored[index] = replace(stored[index], line=cut.head)
                 extra.append(StoredLine(next(keys), cut.tail))
                 bill_through = cut.head.end
+        elif change == "re-cut":
+            # a change of billing day: the unbilled lines from C on move to a new series
+            today = case.terms.start + timedelta(days=draw(st.integers(0, 400)))
+            assert case.terms.series is not None
+            old_day, new_day = case.terms.series.day, draw(st.integers(1, 31))
+            recut = plan_recut(
+                case.terms,
+                stored,
+                billing_day_change_start(today, old_day),
+                new_series_after_change(today, old_day, new_day),
+            )
+            gone = {s.key for s in recut.replaced}
+            stored = [s for s in stored if s.key not in gone]
+            stored += [StoredLine(next(keys), line) for line in recut.lines]
+            stored.sort(key=lambda s: (s.line.start, s.line.is_credit))
         elif change == "override":
             index = first_unbilled(stored)
             if index is not None:
