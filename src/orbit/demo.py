@@ -955,7 +955,7 @@ async def _summary(replay: Replay) -> str:
     ).count()
     holds = 0
     for account in await Account.filter(id__in=ids):
-        holds += len((await active_holds(account)).holds)
+        holds += len(await active_holds(account))
     return (
         f"loaded demo data: {len(ids)} accounts ("
         + ", ".join(f"{n} {c}" for c, n in sorted(currencies.items()))

@@ -69,13 +69,17 @@ class HoldInForce:
     target: int | None = None
 
     def covers(self, product: BillableProduct) -> bool:
+        return self.covers_ids(product.contract, product.order, product.key)
+
+    def covers_ids(self, contract: int, order: int, order_product: int) -> bool:
+        """Whether the hold covers the order product with these ids."""
         if self.scope is HoldScope.ACCOUNT:
             return True
         if self.scope is HoldScope.CONTRACT:
-            return self.target == product.contract
+            return self.target == contract
         if self.scope is HoldScope.ORDER:
-            return self.target == product.order
-        return self.target == product.key
+            return self.target == order
+        return self.target == order_product
 
     def holds(self, product: BillableProduct, amount: Decimal) -> bool:
         """MANUAL holds hold every line; rule holds never hold a negative line."""

@@ -54,7 +54,7 @@ from orbit.engine.invoicing import (
     is_overdue,
 )
 from orbit.engine.schedule import extend_schedule
-from orbit.services.holds import evaluate_overdue_rule, hold_rules, is_active
+from orbit.services.holds import evaluate_overdue_rule, hold_in_force, hold_rules, is_active
 from orbit.services.schedules import row_of, stored_lines, terms_of
 from orbit.services.state import horizon
 
@@ -281,16 +281,6 @@ async def _holds_in_force(
     for account_id in await overdue_accounts(ids, today):
         holds[account_id].append(HoldInForce(HoldScope.ACCOUNT, HoldSource.OVERDUE_RULE))
     return dict(holds)
-
-
-def hold_in_force(hold: BillingHold) -> HoldInForce:
-    target = {
-        HoldScope.ACCOUNT: None,
-        HoldScope.CONTRACT: hold.contract_id,
-        HoldScope.ORDER: hold.order_id,
-        HoldScope.ORDER_PRODUCT: hold.order_product_id,
-    }[hold.scope]
-    return HoldInForce(hold.scope, hold.source, target)
 
 
 async def overdue_accounts(ids: Sequence[int], today: Mapping[int, date]) -> set[int]:

@@ -30,6 +30,7 @@ from orbit.db.models import (
     OrderProduct,
 )
 from orbit.db.models.billing import OPEN
+from orbit.engine.invoicing import HoldInForce
 from orbit.services import validation as check
 from orbit.services.access import Actor, Permission
 from orbit.services.audit import record
@@ -50,42 +51,29 @@ class Holdable(Protocol):
     order_id: int
 
 
-@dataclass(frozen=True)
-class HoldCheck:
-    """The active holds of one account, ready to judge its order products' lines."""
-
-    holds: tuple[BillingHold, ...]
-
-    def holding(self, op: Holdable, order_id: int | None = None) -> list[BillingHold]:
-        order_id = op.order_id if order_id is None else order_id
-        return [h for h in self.holds if _covers(h, op, order_id)]
-
-    def holds_line(self, op: Holdable, amount_is_negative: bool) -> bool:
-        for hold in self.holding(op):
-            if hold.source is HoldSource.MANUAL or not amount_is_negative:
-                return True
-        return False
-
-    def on_hold(self, op: Holdable) -> bool:
-        return bool(self.holding(op))
+def hold_in_force(hold: BillingHold) -> HoldInForce:
+    """The engine's view of a stored hold: its scope, source and target."""
+    target = {
+        HoldScope.ACCOUNT: None,
+        HoldScope.CONTRACT: hold.contract_id,
+        HoldScope.ORDER: hold.order_id,
+        HoldScope.ORDER_PRODUCT: hold.order_product_id,
+    }[hold.scope]
+    return HoldInForce(hold.scope, hold.source, target)
 
 
-def _covers(hold: BillingHold, op: Holdable, order_id: int) -> bool:
-    if hold.scope is HoldScope.ACCOUNT:
-        return True
-    if hold.scope is HoldScope.CONTRACT:
-        return hold.contract_id == op.contract_id
-    if hold.scope is HoldScope.ORDER:
-        return hold.order_id == order_id
-    return hold.order_product_id == op.id
+def holds_order_product(holds: Iterable[BillingHold], op: Holdable) -> bool:
+    """Whether any of ``holds`` covers the order product."""
+    return any(hold_in_force(h).covers_ids(op.contract_id, op.order_id, op.id) for h in holds)
 
 
-async def active_holds(account: Account, today: date | None = None) -> HoldCheck:
+async def active_holds(account: Account, today: date | None = None) -> list[BillingHold]:
     today = today or clock.today(account.timezone)
-    rows = await BillingHold.filter(account_id=account.id, released_at=None).filter(
-        Q(release_on=None) | Q(release_on__gt=today)
+    return list(
+        await BillingHold.filter(account_id=account.id, released_at=None).filter(
+            Q(release_on=None) | Q(release_on__gt=today)
+        )
     )
-    return HoldCheck(tuple(rows))
 
 
 @dataclass

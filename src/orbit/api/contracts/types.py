@@ -306,8 +306,8 @@ class OrderProduct(Node):
         account = await info.context.loaders.account.load(self.row.account_id)
         today = clock.today(account.timezone if account else "UTC")
         rows = await info.context.loaders.holds_of_account.load(self.row.account_id)
-        active = tuple(r for r in rows if hold_service.is_active(r, today))
-        return hold_service.HoldCheck(active).on_hold(self.row)
+        active = [r for r in rows if hold_service.is_active(r, today)]
+        return hold_service.holds_order_product(active, self.row)
 
     @strawberry.field(description="Sum of the whole schedule; null for evergreen.")
     def total_amount(self) -> Money | None:
