@@ -309,9 +309,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from orbit.db.migrations import MigrationError
+
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
-    return int(handler(args))
+    try:
+        return int(handler(args))
+    except MigrationError as error:  # a changed step: for a person to fix, no traceback
+        print(f"orbit: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -59,12 +59,14 @@ async def check() -> int:
     print(f"configuration: ok (ORBIT_ENV={settings.env})")
     ok = True
     from orbit.db.connection import close_db, open_db
-    from orbit.db.migrations import pending
+    from orbit.db.migrations import MigrationError, pending
 
     try:
         await open_db(settings.database_url)
-        behind = await pending()
-        await close_db()
+        try:
+            behind = await pending()
+        finally:
+            await close_db()
         if behind:
             print(
                 f"database: reachable, but {len(behind)} migration(s) pending: run `orbit migrate`"
@@ -72,6 +74,9 @@ async def check() -> int:
             ok = settings.database_kind == "sqlite"
         else:
             print(f"database: ok ({settings.database_kind})")
+    except MigrationError as error:
+        print(f"database: FAILED: {error}")
+        ok = False
     except Exception as error:  # reported to the operator, not raised
         print(
             f"database: FAILED: cannot reach {settings.database_url}: "

@@ -349,6 +349,12 @@ async def test_receivables_aging(admin: Api) -> None:
     totals = {t["currency"]: t for t in report["accounts"]["totalsByCurrency"]}
     assert set(totals) == {"USD", "EUR", "GBP", "JPY", "BHD", "AUD"}
     for currency, entry in totals.items():
+        members = [row for row in rows.values() if row["account"]["currency"] == currency]
+        assert entry["total"]["currency"] == currency
+        assert money(entry["total"]) == sum((money(row["total"]) for row in members), Decimal(0))
+        assert money(entry["unappliedCredit"]) == sum(
+            (money(row["unappliedCredit"]) for row in members), Decimal(0)
+        )
         for bucket in entry["buckets"]:
             assert money(bucket["amount"]) == sum(
                 (

@@ -56,6 +56,25 @@ def test_migrate_applies_each_step_once(home: dict[str, str]) -> None:
     assert again.stdout.strip() == "the database is up to date"
 
 
+def test_a_changed_step_is_named_by_migrate_and_check(home: dict[str, str]) -> None:
+    """A step applied in one form and found in another (simulated by altering its
+    recorded checksum): `orbit migrate` and `orbit check` name it, without a traceback."""
+    import sqlite3
+
+    assert orbit("migrate", env=home).returncode == 0
+    path = home["ORBIT_DATABASE_URL"].removeprefix("sqlite://")
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE orbit_migrations SET checksum = 'x' WHERE name = '0002_guards'")
+    migrate = orbit("migrate", env=home)
+    assert migrate.returncode == 1
+    assert "0002_guards" in migrate.stderr and "Traceback" not in migrate.stderr
+    assert "0001_initial" not in migrate.stderr
+    check = orbit("check", env=home)
+    assert check.returncode == 1
+    assert "database: FAILED: migration step(s) changed" in check.stdout
+    assert "0002_guards" in check.stdout
+
+
 def test_users_create_prints_the_token_once(home: dict[str, str]) -> None:
     made = orbit(
         "users",

@@ -11,9 +11,11 @@ from orbit.db.models import Account, Application, Invoice, Payment, PaymentStatu
 from orbit.engine.enums import ChargeType
 from orbit.services.errors import Code
 from orbit.services.invoices import credit_invoice, post_invoice
-from orbit.services.receivables import aging, balance, record_payment
+from orbit.services.receivables import BUCKETS, aging, balance, record_payment
 from tests.services import factory
 from tests.services.factory import SYSTEM, d, refused
+
+BUCKET_LABELS = [label for label, _, _ in BUCKETS]
 
 
 async def charge(
@@ -167,10 +169,75 @@ async def test_balance_is_posted_documents_less_payments() -> None:
     draft_item = await factory.product("7.00", charge_type=ChargeType.ONE_TIME)
     await factory.contract(acme, draft_item, date(2026, 3, 2))
     assert await factory.bill(acme, date(2026, 3, 2)) is not None  # a draft: not counted
+    factory.pin_today(date(2026, 3, 5))
     await record_payment(SYSTEM, acme.id, Decimal(30), date(2026, 3, 5), "x")
     assert await balance(acme) == Decimal("70")
     await credit_invoice(SYSTEM, invoice.id, rebill=False)
     assert await balance(acme) == Decimal("-30")  # the customer has credit
+
+
+async def test_a_payment_dated_after_today_counts_from_its_date() -> None:
+    """Today is 03-02; a payment received 03-05 is applied at once (dated 03-05) but
+    counts, in the balance as in the aging, from 03-05 on: both say 100.00 until then."""
+    acme = await factory.account(billing_day_of_month=1, payment_term_days=30)
+    await charge(acme, "100", date(2026, 3, 1))
+    factory.pin_today(date(2026, 3, 2))
+    await record_payment(SYSTEM, acme.id, Decimal(30), date(2026, 3, 5), "post-dated cheque")
+    (application,) = await Application.all()
+    assert (application.amount, application.applied_on) == (Decimal(30), d("2026-03-05"))
+
+    assert await balance(acme) == Decimal(100)
+    assert await aging_of(acme, date(2026, 3, 2)) == (
+        {"CURRENT": Decimal(100), "1-30": 0, "31-60": 0, "61-90": 0, "91+": 0},
+        Decimal(0),
+        Decimal(100),
+    )
+    assert (await aging_of(acme, date(2026, 3, 5)))[2] == Decimal(70)
+    factory.pin_today(date(2026, 3, 4))
+    assert await balance(acme) == Decimal(100)
+    factory.pin_today(date(2026, 3, 5))
+    assert await balance(acme) == Decimal(70)
+
+
+async def test_a_payment_dated_after_today_with_nothing_open_is_credit_from_its_date() -> None:
+    acme = await factory.account()
+    factory.pin_today(date(2026, 3, 2))
+    await record_payment(SYSTEM, acme.id, Decimal("12.50"), date(2026, 3, 3), "early")
+    assert await balance(acme) == Decimal(0)
+    assert await aging_of(acme, date(2026, 3, 2)) == (
+        dict.fromkeys(BUCKET_LABELS, Decimal(0)),
+        Decimal(0),
+        Decimal(0),
+    )
+    factory.pin_today(date(2026, 3, 3))
+    assert await balance(acme) == Decimal("-12.50")
+    assert await aging_of(acme, date(2026, 3, 3)) == (
+        dict.fromkeys(BUCKET_LABELS, Decimal(0)),
+        Decimal("-12.50"),
+        Decimal("-12.50"),
+    )
+
+
+async def test_balances_are_computed_for_many_accounts_in_three_statements() -> None:
+    """One batch of accounts, each in its own time zone, costs three statements; each
+    account's balance is the one it has alone."""
+    from datetime import UTC, datetime
+
+    from orbit import clock
+    from orbit.services.receivables import balances
+    from tests.api.conftest import Statements
+
+    clock.pin(datetime(2026, 3, 4, 23, 30, tzinfo=UTC))  # 03-05 in Tokyo, 03-04 in UTC
+    zones = ["UTC", "Asia/Tokyo", "America/Los_Angeles"] * 4
+    accounts = [await factory.account(name=f"A{i}", timezone=tz) for i, tz in enumerate(zones)]
+    for i, account in enumerate(accounts):
+        await record_payment(SYSTEM, account.id, Decimal(i + 1), date(2026, 3, 5), f"p{i}")
+    alone = {a.id: await balance(a) for a in accounts}
+    with Statements() as counted:
+        together = await balances(accounts)
+    assert together == alone
+    assert len(counted) == 3, counted.sql
+    assert [together[a.id] for a in accounts[:3]] == [0, Decimal(-2), 0]
 
 
 async def aging_of(account: Account, as_of: date) -> tuple[dict[str, Decimal], Decimal, Decimal]:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
+from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 from orbit import clock
@@ -149,15 +152,6 @@ def _credit_order(credit: Payment | Invoice) -> tuple[date, object, int]:
     return (_credit_date(credit), credit.created_at, credit.id)
 
 
-async def balance(account: Account) -> Decimal:
-    """Posted documents less payments: what the customer owes (negative: credit)."""
-    totals = await Invoice.filter(account_id=account.id, status=InvoiceStatus.POSTED).values_list(
-        "total", flat=True
-    )
-    paid = await Payment.filter(account_id=account.id).values_list("amount", flat=True)
-    return sum(totals, Decimal(0)) - sum(paid, Decimal(0))
-
-
 BUCKETS: tuple[tuple[str, int | None, int | None], ...] = (
     ("CURRENT", None, 0),
     ("1-30", 1, 30),
@@ -169,13 +163,28 @@ BUCKETS: tuple[tuple[str, int | None, int | None], ...] = (
 
 @dataclass
 class AccountAging:
+    """An account's receivables at the end of one day."""
+
     account: Account
+    on: date
     buckets: dict[str, Decimal]
     unapplied_credit: Decimal
 
     @property
     def total(self) -> Decimal:
+        """What the customer owes (negative: credit): the buckets and the unapplied credit."""
         return sum(self.buckets.values(), Decimal(0)) + self.unapplied_credit
+
+
+@dataclass
+class CurrencyAging:
+    """The accounts of one currency added up: each figure is the sum of theirs."""
+
+    currency: str
+    accounts: int
+    buckets: dict[str, Decimal]
+    unapplied_credit: Decimal
+    total: Decimal
 
 
 def bucket_of(days_past_due: int) -> str:
@@ -185,62 +194,116 @@ def bucket_of(days_past_due: int) -> str:
     raise AssertionError(days_past_due)
 
 
+def _empty_buckets() -> dict[str, Decimal]:
+    return {label: Decimal(0) for label, _, _ in BUCKETS}
+
+
+async def receivables(
+    accounts: Sequence[Account],
+    as_of: date | None = None,
+    *,
+    where: Mapping[str, Any] | None = None,
+) -> list[AccountAging]:
+    """Each account's receivables as they stood at the end of ``as_of`` or, without it,
+    of the account's own today (its time zone): what is dated on or before that day
+    counts (documents by ``postedOn``, payments by ``receivedOn``, applications by their
+    date), what is dated after it does not, yet.
+
+    This is the one computation of balances and aging: ``balances`` is its ``total``
+    and the aging report shows it. Three statements for any number of accounts; the
+    rows are those of ``accounts``, read by id, or by ``where`` (a filter on
+    ``account_id``, ``{}`` for every account) when the caller has the query they came from.
+    """
+    if not accounts:
+        return []
+    day = {a.id: as_of or clock.today(a.timezone) for a in accounts}
+    latest = max(day.values())
+    scope: dict[str, Any] = {"account_id__in": list(day)} if where is None else dict(where)
+    documents = await Invoice.filter(
+        **scope, status=InvoiceStatus.POSTED, posted_on__lte=latest
+    ).values_list("id", "account_id", "document_type", "total", "due_date", "posted_on")
+    applications = await Application.filter(**scope, applied_on__lte=latest).values_list(
+        "account_id", "invoice_id", "credit_note_id", "payment_id", "amount", "applied_on"
+    )
+    payments = await Payment.filter(**scope, received_on__lte=latest).values_list(
+        "account_id", "amount", "received_on"
+    )
+    result = {a.id: AccountAging(a, day[a.id], _empty_buckets(), Decimal(0)) for a in accounts}
+    applied_to: dict[int, Decimal] = defaultdict(Decimal)
+    for account_id, invoice_id, note_id, payment_id, amount, applied_on in applications:
+        entry = result.get(account_id)
+        if entry is None or applied_on > entry.on:
+            continue
+        applied_to[invoice_id] += amount
+        # what a credit has applied is no longer unapplied credit
+        if note_id is not None or payment_id is not None:
+            entry.unapplied_credit += amount
+    for doc_id, account_id, kind, total, due_date, posted_on in documents:
+        entry = result.get(account_id)
+        if entry is None or posted_on > entry.on:
+            continue
+        if DocumentType(kind) is DocumentType.INVOICE:
+            open_amount = total - applied_to[doc_id]
+            if open_amount:
+                entry.buckets[bucket_of((entry.on - due_date).days)] += open_amount
+        else:
+            entry.unapplied_credit += total
+    for account_id, amount, received_on in payments:
+        entry = result.get(account_id)
+        if entry is None or received_on > entry.on:
+            continue
+        entry.unapplied_credit -= amount
+    return [result[a.id] for a in accounts]
+
+
+async def balances(accounts: Sequence[Account]) -> dict[int, Decimal]:
+    """What each account owes at the end of its today (negative: the customer has
+    credit): its receivables' total, so always the total ``receivablesAging`` shows for
+    it as of that day. Posted documents and payments dated after today count from
+    their date on."""
+    return {row.account.id: row.total for row in await receivables(accounts)}
+
+
+async def balance(account: Account) -> Decimal:
+    """``balances`` of one account."""
+    return (await balances([account]))[account.id]
+
+
+def by_currency(rows: Sequence[AccountAging]) -> list[CurrencyAging]:
+    """Per-currency sums of the rows, the currency with the most accounts first (then
+    by code)."""
+    totals: dict[str, CurrencyAging] = {}
+    for row in rows:
+        currency = row.account.currency
+        entry = totals.get(currency)
+        if entry is None:
+            entry = totals[currency] = CurrencyAging(
+                currency, 0, _empty_buckets(), Decimal(0), Decimal(0)
+            )
+        entry.accounts += 1
+        for label, amount in row.buckets.items():
+            entry.buckets[label] += amount
+        entry.unapplied_credit += row.unapplied_credit
+        entry.total += row.total
+    return sorted(totals.values(), key=lambda c: (-c.accounts, c.currency))
+
+
 async def aging(
     actor: Actor, as_of: date | None = None, owner_id: int | None = None
 ) -> tuple[date, list[AccountAging]]:
-    """Receivables as they stood on ``as_of``: documents posted and applications dated
-    on or before it, by days past due. Without ``as_of`` each account is aged as of its
-    own today (its time zone), and the report's date is today in UTC."""
+    """Receivables as they stood on ``as_of``, by days past due (``receivables``).
+    Without ``as_of`` each account is aged as of its own today (its time zone), and
+    the report's date is today in UTC."""
     report_date = as_of or clock.today()
-    accounts = Account.all().order_by("id")
     scope = actor.owner_scope
     if scope is not None:
         if owner_id is not None and owner_id != scope:
             return report_date, []
-        accounts = accounts.filter(owner_id=scope)
-    elif owner_id is not None:
-        accounts = accounts.filter(owner_id=owner_id)
-    rows = await accounts
-    if not rows:
-        return report_date, []
-    ids = [a.id for a in rows]
-    day = {a.id: as_of or clock.today(a.timezone) for a in rows}
-    latest = max(day.values())
-    documents = await Invoice.filter(
-        account_id__in=ids, status=InvoiceStatus.POSTED, posted_on__lte=latest
-    )
-    applications = await Application.filter(account_id__in=ids, applied_on__lte=latest)
-    payments = await Payment.filter(account_id__in=ids, received_on__lte=latest)
-    applied_to: dict[int, Decimal] = defaultdict(Decimal)
-    applied_from_note: dict[int, Decimal] = defaultdict(Decimal)
-    applied_from_payment: dict[int, Decimal] = defaultdict(Decimal)
-    for app in applications:
-        if app.applied_on > day[app.account_id]:
-            continue
-        applied_to[app.invoice_id] += app.amount
-        if app.credit_note_id is not None:
-            applied_from_note[app.credit_note_id] += app.amount
-        if app.payment_id is not None:
-            applied_from_payment[app.payment_id] += app.amount
-    result: dict[int, AccountAging] = {
-        a.id: AccountAging(a, {label: Decimal(0) for label, _, _ in BUCKETS}, Decimal(0))
-        for a in rows
-    }
-    for doc in documents:
-        on = day[doc.account_id]
-        assert doc.posted_on is not None
-        if doc.posted_on > on:
-            continue
-        entry = result[doc.account_id]
-        if doc.document_type is DocumentType.INVOICE:
-            open_amount = doc.total - applied_to[doc.id]
-            if open_amount > 0:
-                entry.buckets[bucket_of((on - doc.due_date).days)] += open_amount
-        else:
-            entry.unapplied_credit += doc.total + applied_from_note[doc.id]
-    for payment in payments:
-        if payment.received_on > day[payment.account_id]:
-            continue
-        entry = result[payment.account_id]
-        entry.unapplied_credit -= payment.amount - applied_from_payment[payment.id]
-    return report_date, list(result.values())
+        owner_id = scope
+    if owner_id is None:
+        rows = await Account.all().order_by("id")
+        return report_date, await receivables(rows, as_of, where={})
+    owned = Account.filter(owner_id=owner_id)
+    rows = await owned.order_by("id")
+    among = Subquery(owned.values("id"))
+    return report_date, await receivables(rows, as_of, where={"account_id__in": among})

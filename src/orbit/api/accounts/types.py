@@ -143,11 +143,12 @@ class Account(Node):
         ]
 
     @strawberry.field(
-        description="Posted documents less applications: what the customer owes now "
-        "(negative: credit)."
+        description="What the customer owes at the end of the account's today (negative: "
+        "credit): posted documents less payments, each counted from its date (postedOn, "
+        "receivedOn) on. Always receivablesAging's total for the account as of that day."
     )
     async def balance(self, info: Info) -> Money:
-        return Money.of(await info.context.loaders.balance.load(self.row.id), self.row.currency)
+        return Money.of(await info.context.loaders.balance.load(self.row), self.row.currency)
 
     @strawberry.field(
         description="Dry run: the document an invoice run with this target date would create now."

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
@@ -50,20 +49,13 @@ class AgingReport:
         self, first: int | None = None, after: str | None = None
     ) -> AccountAgingConnection:
         page = offset_page(self.rows, first, after)
-        totals: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-        counts: dict[str, int] = defaultdict(int)
-        for row in self.rows:
-            counts[row.account.currency] += 1
-            for label, amount in row.buckets.items():
-                totals[row.account.currency][label] += amount
-        ordered = dict(sorted(totals.items(), key=lambda kv: (-counts[kv[0]], kv[0])))
         return AccountAgingConnection(
             edges=[
                 AccountAgingEdge(cursor=c, node=AccountAging.of(r))
                 for r, c in zip(page.items, page.cursors, strict=True)
             ],
             page_info=page.page_info,
-            currency_totals={k: dict(v) for k, v in ordered.items()},
+            currency_totals=service.by_currency(self.rows),
         )
 
 

@@ -15,6 +15,7 @@ from orbit.api.refs import AccountRef, InvoiceRef
 from orbit.db import models as db
 from orbit.services.receivables import BUCKETS
 from orbit.services.receivables import AccountAging as AgingRow
+from orbit.services.receivables import CurrencyAging as CurrencyTotals
 
 
 @strawberry.type(description="Part of a payment or posted credit note applied to an invoice.")
@@ -151,7 +152,7 @@ class AccountAgingEdge:
 class AccountAgingConnection:
     edges: list[AccountAgingEdge]
     page_info: PageInfo
-    currency_totals: strawberry.Private[dict[str, dict[str, Decimal]]]
+    currency_totals: strawberry.Private[list[CurrencyTotals]]
 
     @strawberry.field(
         description="Bucket totals over every account of the report (all pages). Accounts in "
@@ -161,18 +162,34 @@ class AccountAgingConnection:
     def totals(self) -> list[AgingBucket]:
         if not self.currency_totals:
             return buckets({}, "USD")
-        currency = next(iter(self.currency_totals))
-        return buckets(self.currency_totals[currency], currency)
+        first = self.currency_totals[0]
+        return buckets(first.buckets, first.currency)
 
-    @strawberry.field(description="Bucket totals per currency.")
+    @strawberry.field(
+        description="Totals per currency over every account of the report (all pages), the "
+        "currency with the most accounts first: each figure is the sum of its accounts'."
+    )
     def totals_by_currency(self) -> list[CurrencyAging]:
-        return [
-            CurrencyAging(currency=currency, buckets=buckets(amounts, currency))
-            for currency, amounts in self.currency_totals.items()
-        ]
+        return [CurrencyAging.of(totals) for totals in self.currency_totals]
 
 
 @strawberry.type
 class CurrencyAging:
     currency: str
     buckets: list[AgingBucket]
+    unapplied_credit: Money = strawberry.field(
+        description="The accounts' unapplied credit (negative), added up."
+    )
+    total: Money = strawberry.field(
+        description="Buckets plus unapplied credit: the sum of the accounts' totals."
+    )
+
+    @classmethod
+    def of(cls, totals: CurrencyTotals) -> CurrencyAging:
+        currency = totals.currency
+        return cls(
+            currency=currency,
+            buckets=buckets(totals.buckets, currency),
+            unapplied_credit=Money.of(totals.unapplied_credit, currency),
+            total=Money.of(totals.total, currency),
+        )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tortoise.backends.base.client import BaseDBAsyncClient
-
 HERE = Path(__file__).parent
 
 
-async def apply(db: BaseDBAsyncClient, dialect: str) -> None:
-    await db.execute_script((HERE / f"0001_initial.{dialect}.sql").read_text())
+def statements(dialect: str) -> list[str]:
+    from orbit.db.migrations import split
+
+    return split((HERE / f"0001_initial.{dialect}.sql").read_text())

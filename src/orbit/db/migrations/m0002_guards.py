@@ -8,8 +8,6 @@ same as PostgreSQL's.
 
 from __future__ import annotations
 
-from tortoise.backends.base.client import BaseDBAsyncClient
-
 #: (table, name, condition every row must satisfy)
 CHECKS: tuple[tuple[str, str, str], ...] = (
     (
@@ -149,8 +147,3 @@ def _new(condition: str) -> str:
         part if part.startswith("'") else re.sub(r"\b[a-z_][a-z0-9_]*\b", qualify, part)
         for part in parts
     )
-
-
-async def apply(db: BaseDBAsyncClient, dialect: str) -> None:
-    for statement in statements(dialect):
-        await db.execute_script(statement)
