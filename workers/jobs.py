@@ -157,7 +157,7 @@ async def sweep(ctx: Ctx) -> int:
     settings = _settings(ctx)
     limit = stall_after(settings)
     swept = await runs.sweep_stalled(limit, settings.sweep_max_restarts)
-    stamp = int(time.time())
+    stamp = int(clock.now().timestamp() * 1000)
     for run_id in swept.restarted:
         log.warning("invoice run %s made no progress for %s: restarted", run_id, limit)
         await ctx["redis"].enqueue_job(

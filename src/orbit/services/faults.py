@@ -127,25 +127,28 @@ def _busy_text(error: BaseException) -> bool:
 
 def describe(error: BaseException) -> str:
     """How a failure reads where it is recorded: the error's kind, its SQLSTATE if
-    PostgreSQL gave one, and its message."""
+    PostgreSQL gave one, and the first line of its message (PostgreSQL's DETAIL
+    lines, which quote the failing row, stay in the log)."""
     state = sqlstate(error)
     root = next((link for link in chain(error) if getattr(link, "sqlstate", None)), error)
     kind = type(root).__name__
-    text = str(root) or str(error) or kind
+    text = (str(root) or str(error) or kind).strip().splitlines()[0]
     label = f"{kind} [SQLSTATE {state}]" if state else kind
     return f"{label}: {text}"[:MAX_MESSAGE]
 
 
 async def attempt(
     work: Callable[[], Awaitable[T]],
-    attempts: int = ATTEMPTS,
-    first_pause: float = FIRST_PAUSE,
+    attempts: int | None = None,
+    first_pause: float | None = None,
     what: str = "work",
 ) -> T:
-    """Run ``work``; on a transient fault pause (doubling each time) and run it again,
-    at most ``attempts`` times in all. Any other fault, or the last transient one,
-    propagates. ``work`` must be a whole transaction, so that running it again is safe."""
-    pause = first_pause
+    """Run ``work``; on a transient fault pause (``FIRST_PAUSE``, doubling each time)
+    and run it again, at most ``attempts`` (``ATTEMPTS``) times in all. Any other
+    fault, or the last transient one, propagates. ``work`` must be a whole
+    transaction, so that running it again is safe."""
+    attempts = ATTEMPTS if attempts is None else attempts
+    pause = FIRST_PAUSE if first_pause is None else first_pause
     for number in range(1, attempts + 1):
         try:
             return await work()
