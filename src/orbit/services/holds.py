@@ -7,7 +7,7 @@ billed, so a late worker never lets a held line through.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import partial
@@ -31,11 +31,11 @@ from orbit.db.models import (
     OrderProduct,
 )
 from orbit.db.models.billing import OPEN
-from orbit.services import faults
 from orbit.services import validation as check
 from orbit.services.access import Actor, Permission
 from orbit.services.audit import record
 from orbit.services.errors import Code, DomainError, NotFound
+from orbit.services.faults import isolated, record_failure
 
 RULE_SOURCES = (HoldSource.OVERDUE_RULE, HoldSource.PURCHASE_ORDER_RULE)
 
@@ -265,7 +265,7 @@ RELEASE_FAILED = "hold.release_failed"
 
 
 async def apply_overdue_rule(
-    account_ids: Sequence[int] | None = None, retry_transient: bool = False
+    account_ids: Iterable[int] | None = None, retry_transient: bool = False
 ) -> int:
     """Judge the overdue rule for these accounts (None: every account it may concern),
     each in its own transaction. Returns how many holds were placed or released.
@@ -279,7 +279,7 @@ async def apply_overdue_rule(
     ids = list(account_ids) if account_ids is not None else await accounts_with_overdue_candidates()
     changed = 0
     for account_id in ids:
-        outcome = await faults.isolated(
+        outcome = await isolated(
             partial(_judge_overdue_rule, account_id),
             partial(_record_account_failure, account_id),
             what=f"overdue rule of account {account_id}",
@@ -301,7 +301,7 @@ async def _judge_overdue_rule(account_id: int) -> bool | None:
 async def _record_account_failure(account_id: int, message: str) -> None:
     account = await Account.get_or_none(id=account_id)
     if account is not None:
-        await faults.record_failure(RULE_FAILED, account, message)
+        await record_failure(RULE_FAILED, account, message)
 
 
 async def release_due_manual_holds(retry_transient: bool = False) -> int:
@@ -314,9 +314,9 @@ async def release_due_manual_holds(retry_transient: bool = False) -> int:
         source=HoldSource.MANUAL, released_at=None, release_on__not_isnull=True
     ).select_related("account")
     for hold in due:
-        done = await faults.isolated(
+        done = await isolated(
             partial(_release_if_due, hold),
-            partial(faults.record_failure, RELEASE_FAILED, hold),
+            partial(record_failure, RELEASE_FAILED, hold),
             what=f"release of hold {hold.id}",
             retry_transient=retry_transient,
         )
