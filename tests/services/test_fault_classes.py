@@ -134,6 +134,13 @@ def _caused(error: BaseException, by: BaseException) -> BaseException:
         (TimeoutError(), True),
         (OSError(errno.EHOSTUNREACH, "no route to host"), True),
         (OSError(errno.ENOENT, "no such file"), False),
+        (
+            OSError(
+                "Multiple exceptions: [Errno 111] Connect call failed ('::1', 5432, 0, 0), "
+                "[Errno 111] Connect call failed ('127.0.0.1', 5432)"
+            ),
+            True,
+        ),
         (redis_errors.ConnectionError("Connection closed by server."), True),
         (redis_errors.TimeoutError("Timeout reading from socket"), True),
         (redis_errors.BusyLoadingError("loading"), True),
@@ -201,3 +208,19 @@ async def test_attempt_retries_only_transient_faults_a_bounded_number_of_times(
     with pytest.raises(ValueError):
         await faults.attempt(work([ValueError("bad")]))
     assert calls == ["call"]
+
+
+async def test_a_refused_connection_is_transient() -> None:
+    """Real connects to a port nobody listens on: PostgreSQL's driver and Redis's."""
+    from redis.asyncio import Redis
+
+    with pytest.raises(OSError) as postgres:
+        await asyncpg.connect("postgresql://postgres@127.0.0.1:1/orbit", timeout=5)
+    assert is_transient(postgres.value), repr(postgres.value)
+    client = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=5)
+    try:
+        with pytest.raises(redis_errors.ConnectionError) as redis:
+            await client.ping()
+    finally:
+        await client.aclose()
+    assert is_transient(redis.value), repr(redis.value)

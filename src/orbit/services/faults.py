@@ -115,7 +115,9 @@ def _transient_link(error: BaseException) -> bool:
     if isinstance(error, ConnectionError | TimeoutError | asyncio.TimeoutError | socket.gaierror):
         return True
     if isinstance(error, OSError):
-        return error.errno in _NETWORK_ERRNOS
+        # asyncio reports failing to connect to every address of a host as one OSError
+        # without an errno ("Multiple exceptions: [Errno 111] Connect call failed ...")
+        return error.errno in _NETWORK_ERRNOS or "connect call failed" in str(error).lower()
     # tortoise re-raises SQLite's errors as its own OperationalError, with the text
     return type(error).__name__ == "OperationalError" and _busy_text(error)
 
