@@ -8,32 +8,48 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from arq import Retry
 
-from orbit import clock, logs, metrics
-from orbit.db.models import Account
-from orbit.services import holds, renewals, runs
+from orbit import clock, config, logs, metrics
+from orbit.services import faults, holds, renewals, runs
 from orbit.services.access import Actor
 
 log = logging.getLogger("orbit.workers")
 
 Ctx = dict[str, Any]
+T = TypeVar("T")
 Job = Callable[..., Awaitable[Any]]
 
 
-def stall_after() -> timedelta:
-    """A run with no progress for this long is finished by the sweeper
+#: tries arq gives each job (``max_tries`` in workers/settings.py). A job that meets a
+#: connection or concurrency fault asks arq to run it again later (``Retry``, with a
+#: growing pause); on its last try it records what still fails instead of retrying.
+START_TRIES = 8
+CHUNK_TRIES = 8
+RULE_TRIES = 5
+
+
+def stall_after(settings: config.Settings | None = None) -> timedelta:
+    """A run with no progress for this long is restarted by the sweeper
     (ORBIT_SWEEP_STALL_SECONDS, default 60)."""
-    import os
-
-    return timedelta(seconds=int(os.environ.get("ORBIT_SWEEP_STALL_SECONDS", "60")))
+    return timedelta(seconds=(settings or config.load()).sweep_stall_seconds)
 
 
-def _retry_delay(ctx: Ctx) -> float:
+def retry_delay(ctx: Ctx) -> float:
+    """The pause before the next try: 2, 4, 8, 16, then 30 seconds."""
     return float(min(30, 2 ** int(ctx.get("job_try", 1))))
+
+
+def last_try(ctx: Ctx, tries: int) -> bool:
+    return int(ctx.get("job_try", 1)) >= tries
+
+
+def _settings(ctx: Ctx) -> config.Settings:
+    settings = ctx.get("settings")
+    return settings if isinstance(settings, config.Settings) else config.load()
 
 
 async def start_invoice_run(ctx: Ctx, run_id: int, sweep: str = "") -> int:
@@ -48,29 +64,42 @@ async def start_invoice_run(ctx: Ctx, run_id: int, sweep: str = "") -> int:
         if not chunks:
             await runs.finish_if_done(run_id)
         return len(chunks)
-    except runs.TransientError as error:
-        raise Retry(defer=_retry_delay(ctx)) from error
     except Exception as error:
-        if runs.is_transient(error):
-            raise Retry(defer=_retry_delay(ctx)) from error
+        if faults.is_transient(error):
+            if last_try(ctx, START_TRIES):
+                # the sweeper starts the run again later (a bounded number of times)
+                log.error("invoice run %s could not start: %s", run_id, faults.describe(error))
+                raise
+            raise Retry(defer=retry_delay(ctx)) from error
         log.exception("invoice run %s could not start", run_id)
-        await runs.fail_run(run_id, f"{type(error).__name__}: {error}")
+        await runs.fail_run(run_id, faults.describe(error))
         raise
 
 
 async def bill_run_chunk(ctx: Ctx, run_id: int, chunk: int) -> int:
-    """Bill one chunk of a run's accounts, then close the run if nothing is pending."""
+    """Bill one chunk of a run's accounts, then close the run if nothing is pending.
+
+    An account's own fault marks it FAILED and the chunk goes on. A connection or
+    concurrency fault that outlives the attempts made here retries the job later;
+    on its last try the accounts it still stops are marked FAILED with the message.
+    """
     started = time.monotonic()
     logs.run_id.set(run_id)
+    final = last_try(ctx, CHUNK_TRIES)
     try:
-        billed = await runs.bill_chunk(run_id, chunk)
+        billed = await runs.bill_chunk(run_id, chunk, last_try=final)
         finished = await runs.finish_if_done(run_id)
-    except runs.TransientError as error:
-        log.warning("run %s chunk %s: transient fault, retrying: %s", run_id, chunk, error)
-        raise Retry(defer=_retry_delay(ctx)) from error
     except Exception as error:
-        if runs.is_transient(error):
-            raise Retry(defer=_retry_delay(ctx)) from error
+        if faults.is_transient(error) and not final:
+            log.warning(
+                "run %s chunk %s: transient fault, try %s of %s, again later: %s",
+                run_id,
+                chunk,
+                ctx.get("job_try", 1),
+                CHUNK_TRIES,
+                faults.describe(error),
+            )
+            raise Retry(defer=retry_delay(ctx)) from error
         raise
     metrics.LINES_BILLED.inc(billed.lines)
     metrics.DOCUMENTS_CREATED.inc(billed.documents)
@@ -87,43 +116,57 @@ async def bill_run_chunk(ctx: Ctx, run_id: int, chunk: int) -> int:
 
 
 async def apply_hold_rules(ctx: Ctx, account_id: int | None = None) -> int:
-    """Place or release OVERDUE_RULE holds (one account, or every account concerned)."""
-    from tortoise.transactions import in_transaction
-
-    ids = [account_id] if account_id is not None else await holds.accounts_with_overdue_candidates()
-    changed = 0
-    for one in ids:
-        async with in_transaction():
-            account = await Account.filter(id=one).select_for_update().first()
-            if account is None:
-                continue
-            if await holds.evaluate_overdue_rule(account) is not None:
-                changed += 1
-    return changed
+    """Place or release OVERDUE_RULE holds (one account, or every account concerned);
+    an account that fails is recorded and the others are judged."""
+    ids = None if account_id is None else [account_id]
+    return await _retrying(
+        ctx, lambda final: holds.apply_overdue_rule(ids, retry_transient=not final)
+    )
 
 
 async def release_due_holds(ctx: Ctx) -> int:
     """Release MANUAL holds whose releaseOn date has come."""
-    return await holds.release_due_manual_holds()
+    return await _retrying(
+        ctx, lambda final: holds.release_due_manual_holds(retry_transient=not final)
+    )
 
 
 async def renew_and_expire(ctx: Ctx) -> tuple[int, int]:
-    return await renewals.process_renewals()
+    """Renew or expire the contracts that are due; a contract that fails is recorded
+    and the others proceed."""
+    return await _retrying(ctx, lambda final: renewals.process_renewals(retry_transient=not final))
+
+
+async def _retrying(ctx: Ctx, work: Callable[[bool], Awaitable[T]]) -> T:
+    """Run a per-item job: a connection or concurrency fault that outlived its attempts
+    retries the job later; on its last try the job records the items it still stops
+    and goes on with the others."""
+    final = last_try(ctx, RULE_TRIES)
+    try:
+        return await work(final)
+    except Exception as error:
+        if faults.is_transient(error) and not final:
+            log.warning("transient fault, job retried later: %s", faults.describe(error))
+            raise Retry(defer=retry_delay(ctx)) from error
+        raise
 
 
 async def sweep(ctx: Ctx) -> int:
-    """Finish work a lost job left behind: re-enqueue runs that stopped making progress."""
-    limit = stall_after()
-    stalled = await runs.stalled_runs(limit)
-    for run_id in stalled:
-        log.warning("invoice run %s made no progress for %s: re-enqueued", run_id, limit)
+    """Restart runs whose jobs were lost (no progress for a while), a bounded number of
+    times in a row; a run that still makes no progress is FAILED with why."""
+    settings = _settings(ctx)
+    limit = stall_after(settings)
+    swept = await runs.sweep_stalled(limit, settings.sweep_max_restarts)
+    stamp = int(clock.now().timestamp() * 1000)
+    for run_id in swept.restarted:
+        log.warning("invoice run %s made no progress for %s: restarted", run_id, limit)
         await ctx["redis"].enqueue_job(
             "start_invoice_run",
             run_id,
-            f"-sweep-{int(time.time())}",
-            _job_id=f"run-{run_id}-sweep-{int(time.time())}",
+            f"-sweep-{stamp}",
+            _job_id=f"run-{run_id}-sweep-{stamp}",
         )
-    return len(stalled)
+    return len(swept.restarted)
 
 
 async def scheduled_invoice_run(ctx: Ctx) -> int | None:

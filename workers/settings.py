@@ -32,31 +32,36 @@ def sweep_seconds() -> set[int]:
 def functions() -> list[Any]:
     counted = jobs.counted
     return [
-        func(counted(jobs.start_invoice_run), name="start_invoice_run", timeout=60, max_tries=20),
+        func(
+            counted(jobs.start_invoice_run),
+            name="start_invoice_run",
+            timeout=60,
+            max_tries=jobs.START_TRIES,
+        ),
         func(
             counted(jobs.bill_run_chunk),
             name="bill_run_chunk",
             timeout=JOB_TIMEOUT,
-            max_tries=20,
+            max_tries=jobs.CHUNK_TRIES,
             keep_result=0,
         ),
         func(
             counted(jobs.apply_hold_rules),
             name="apply_hold_rules",
             timeout=JOB_TIMEOUT,
-            max_tries=5,
+            max_tries=jobs.RULE_TRIES,
         ),
         func(
             counted(jobs.release_due_holds),
             name="release_due_holds",
             timeout=JOB_TIMEOUT,
-            max_tries=5,
+            max_tries=jobs.RULE_TRIES,
         ),
         func(
             counted(jobs.renew_and_expire),
             name="renew_and_expire",
             timeout=JOB_TIMEOUT,
-            max_tries=5,
+            max_tries=jobs.RULE_TRIES,
         ),
         func(counted(jobs.sweep), name="sweep", timeout=60, max_tries=1),
         func(
@@ -76,6 +81,7 @@ def cron_jobs(settings: config.Settings) -> list[Any]:
         cron(
             counted(jobs.release_due_holds),
             name="cron:release_due_holds",
+            max_tries=jobs.RULE_TRIES,
             second=5,
             keep_result=3600,
             unique=True,
@@ -90,6 +96,7 @@ def cron_jobs(settings: config.Settings) -> list[Any]:
         cron(
             counted(jobs.apply_hold_rules),
             name="cron:apply_hold_rules",
+            max_tries=jobs.RULE_TRIES,
             minute=7,
             second=0,
             keep_result=3600,
@@ -98,6 +105,7 @@ def cron_jobs(settings: config.Settings) -> list[Any]:
         cron(
             counted(jobs.renew_and_expire),
             name="cron:renew_and_expire",
+            max_tries=jobs.RULE_TRIES,
             minute=17,
             second=0,
             keep_result=3600,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -28,6 +28,8 @@ class Settings:
     scheduled_run_time: time | None = None
     scheduled_run_timezone: str = "UTC"
     graphiql_assets: str | None = None
+    sweep_stall_seconds: int = 60
+    sweep_max_restarts: int = 5
 
     @property
     def production(self) -> bool:
@@ -77,6 +79,16 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
         "served by Orbit instead of unpkg.com, for machines without internet access",
         "unset",
     ),
+    (
+        "ORBIT_SWEEP_STALL_SECONDS",
+        "how long an invoice run may make no progress before the sweeper restarts it",
+        "60",
+    ),
+    (
+        "ORBIT_SWEEP_MAX_RESTARTS",
+        "restarts the sweeper gives a run in a row without progress; then the run is FAILED",
+        "5",
+    ),
 )
 
 
@@ -123,6 +135,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(
             f"ORBIT_GRAPHIQL_ASSETS={assets!r} is not a folder: run scripts/fetch-graphiql-assets"
         )
+    stall = _whole(get, "ORBIT_SWEEP_STALL_SECONDS", 60, 1, 86_400)
+    restarts = _whole(get, "ORBIT_SWEEP_MAX_RESTARTS", 5, 0, 1000)
     token = get("ORBIT_ADMIN_TOKEN")
     if token is not None and len(token) < 16:
         raise ConfigError("ORBIT_ADMIN_TOKEN is too short: use at least 16 characters")
@@ -136,4 +150,15 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         scheduled_run_time=run_time,
         scheduled_run_timezone=zone,
         graphiql_assets=assets,
+        sweep_stall_seconds=stall,
+        sweep_max_restarts=restarts,
     )
+
+
+def _whole(get: Callable[[str], str | None], name: str, default: int, low: int, high: int) -> int:
+    text = get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ConfigError(f"{name}={text!r}: a whole number from {low} to {high}")
+    return int(text)

@@ -233,3 +233,13 @@ def assert_counters_true(run: InvoiceRun, result: Outcome, accounts: int) -> Non
 
 
 COMPLETED = InvoiceRunStatus.COMPLETED
+
+
+async def poison_with_overflow(account_id: int, target: date) -> None:
+    """Make the account's next invoice overflow NUMERIC(20,3) (a real database error):
+    each of its lines due by ``target`` still fits its column, their sum does not."""
+    from orbit.db.models import ScheduleLine
+
+    await ScheduleLine.filter(account_id=account_id, period_start__lte=target).update(
+        amount=Decimal("60000000000000000.000")
+    )

@@ -5,6 +5,7 @@ compared with the invoice previews taken before each run."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 import pytest
@@ -22,6 +23,7 @@ from tests.faults.harness import (
     build_book,
     expected_lines,
     outcome,
+    poison_with_overflow,
     wait_for,
     wait_until_processed,
 )
@@ -168,3 +170,43 @@ async def _lines_of(account_id: int) -> set[int]:
     from orbit.db.models import ScheduleLine
 
     return set(await ScheduleLine.filter(account_id=account_id).values_list("id", flat=True))
+
+
+async def test_an_account_whose_invoice_overflows_fails_alone_and_the_run_finishes(
+    shared_redis: str, workers_for: Callable[[str], Workers]
+) -> None:
+    """The reported bug: the overflow was taken for a transient fault, the chunk was
+    retried for ever and the run never finished. (SQLite keeps decimals as text and
+    cannot overflow: there the database refuses the account's invoice by a trigger.)"""
+    from orbit.db.connection import dialect
+    from tests.services.poison import Poison
+
+    book = await build_book(80)
+    broken = book.accounts[30]
+    expected = await expected_lines(book)
+    broken_lines = await _lines_of(broken)
+    poison = Poison()
+    if dialect() == "postgres":
+        await poison_with_overflow(broken, book.target)
+        message = "SQLSTATE 22003"
+    else:
+        message = await poison.refuse("invoices", f"{{new}}account_id = {broken}")
+    workers = workers_for(shared_redis)
+    workers.start()
+    workers.start()
+    try:
+        started = time.monotonic()
+        run_id = await start(shared_redis, book.target)
+        run = await wait_for(run_id, timeout=60)
+        assert time.monotonic() - started < 30, workers.output()
+    finally:
+        await poison.cleanup()
+    result = await outcome([run_id])
+    assert run.status is InvoiceRunStatus.COMPLETED_WITH_ERRORS, workers.output()
+    (failed,) = await InvoiceRunAccount.filter(run_id=run_id, status=RunAccountStatus.FAILED)
+    assert failed.account_id == broken
+    assert message in (failed.error or "")
+    assert result.doubled == 0
+    assert result.billed == expected - broken_lines
+    assert (run.accounts_processed, run.invoices_created) == (80, 79)
+    assert run.lines_created == result.lines

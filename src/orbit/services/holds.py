@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from typing import Protocol
 
 from tortoise.expressions import Q
@@ -35,6 +36,7 @@ from orbit.services import validation as check
 from orbit.services.access import Actor, Permission
 from orbit.services.audit import record
 from orbit.services.errors import Code, DomainError, NotFound
+from orbit.services.faults import isolated, record_failure
 
 RULE_SOURCES = (HoldSource.OVERDUE_RULE, HoldSource.PURCHASE_ORDER_RULE)
 
@@ -245,21 +247,78 @@ async def accounts_with_overdue_candidates() -> list[int]:
     return sorted({int(a) for a in holding} | {int(a) for a in owing})
 
 
-async def release_due_manual_holds(now_accounts: Iterable[Account] | None = None) -> int:
-    """Mark released the manual holds whose releaseOn date has come (account time zone)."""
+#: the audit actions recorded when a hold rule or a due release fails for one item
+RULE_FAILED = "hold_rules.failed"
+RELEASE_FAILED = "hold.release_failed"
+
+
+async def apply_overdue_rule(
+    account_ids: Iterable[int] | None = None, retry_transient: bool = False
+) -> int:
+    """Judge the overdue rule for these accounts (None: every account it may concern),
+    each in its own transaction. Returns how many holds were placed or released.
+
+    An account that fails is recorded (an audit event ``hold_rules.failed`` on the
+    account, with the message, once per distinct failure) and logged, and the others
+    are judged. A connection or concurrency fault is attempted again a few times; if
+    it does not clear, ``TransientError`` is raised when ``retry_transient``, else it
+    is recorded like any other failure.
+    """
+    ids = list(account_ids) if account_ids is not None else await accounts_with_overdue_candidates()
+    changed = 0
+    for account_id in ids:
+        outcome = await isolated(
+            partial(_judge_overdue_rule, account_id),
+            partial(_record_account_failure, account_id),
+            what=f"overdue rule of account {account_id}",
+            retry_transient=retry_transient,
+        )
+        if outcome is not None:
+            changed += 1
+    return changed
+
+
+async def _judge_overdue_rule(account_id: int) -> bool | None:
+    async with in_transaction():
+        account = await Account.filter(id=account_id).select_for_update().first()
+        if account is None:
+            return None
+        return await evaluate_overdue_rule(account)
+
+
+async def _record_account_failure(account_id: int, message: str) -> None:
+    account = await Account.get_or_none(id=account_id)
+    if account is not None:
+        await record_failure(RULE_FAILED, account, message)
+
+
+async def release_due_manual_holds(retry_transient: bool = False) -> int:
+    """Mark released the manual holds whose releaseOn date has come (account time zone),
+    each in its own transaction; a hold that fails is recorded (an audit event
+    ``hold.release_failed`` on it) and the others are released. Transient faults are
+    handled as by ``apply_overdue_rule``."""
     released = 0
-    holds = await BillingHold.filter(
+    due = await BillingHold.filter(
         source=HoldSource.MANUAL, released_at=None, release_on__not_isnull=True
     ).select_related("account")
-    for hold in holds:
-        if hold.release_on is not None and hold.release_on <= clock.today(hold.account.timezone):
-            async with in_transaction():
-                done = await BillingHold.filter(id=hold.id, released_at=None).update(
-                    released_at=clock.now()
-                )
-                if done:
-                    await record(
-                        Actor.system(), "hold.release", hold, {"releaseOn": hold.release_on}
-                    )
-            released += done
+    for hold in due:
+        done = await isolated(
+            partial(_release_if_due, hold),
+            partial(record_failure, RELEASE_FAILED, hold),
+            what=f"release of hold {hold.id}",
+            retry_transient=retry_transient,
+        )
+        released += done or 0
     return released
+
+
+async def _release_if_due(hold: BillingHold) -> int:
+    if hold.release_on is None or hold.release_on > clock.today(hold.account.timezone):
+        return 0
+    async with in_transaction():
+        done = await BillingHold.filter(id=hold.id, released_at=None).update(
+            released_at=clock.now()
+        )
+        if done:
+            await record(Actor.system(), "hold.release", hold, {"releaseOn": hold.release_on})
+    return int(done)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import Enum
+from functools import partial
 from typing import Any
 
 from tortoise.expressions import Q
@@ -17,6 +18,7 @@ from orbit import clock
 from orbit.db.models import Account, Contract, OrderProduct, OrderStatus
 from orbit.engine.enums import ChargeType, ContractStatus
 from orbit.engine.terms import RecurringRate, annual_value, uplifted_price
+from orbit.services import faults
 from orbit.services.access import Actor
 
 log = logging.getLogger("orbit.renewals")
@@ -142,15 +144,28 @@ async def annual_recurring_value(contract: Contract, on: date) -> Decimal:
     return annual_value(rates, account.currency)
 
 
-async def process_renewals() -> tuple[int, int]:
+class Outcome(str, Enum):
+    RENEWED = "RENEWED"
+    EXPIRED = "EXPIRED"
+    UNCHANGED = "UNCHANGED"
+
+
+#: the audit action recorded on a contract the worker could not renew or expire
+FAILED_ACTION = "contract.renewal_failed"
+
+
+async def process_renewals(retry_transient: bool = False) -> tuple[int, int]:
     """Renew auto-renew contracts that reached their end date; expire the others the
-    day after. Returns (renewed, expired)."""
-    from tortoise.transactions import in_transaction
+    day after. Returns (renewed, expired).
 
-    from orbit.services.audit import record
-    from orbit.services.contracts import renew_contract
-    from orbit.services.errors import DomainError
-
+    Each contract is renewed or expired in its own transaction. One that fails
+    (bad data, an amount that does not fit) is recorded on the contract (an audit
+    event ``contract.renewal_failed`` with the message, written once per distinct
+    failure) and logged, stays ACTIVE to be tried again next time, and the others
+    proceed. A connection or concurrency fault is attempted again a few times; if
+    it does not clear, ``TransientError`` is raised when ``retry_transient`` (the job
+    retries later), else it is recorded like any other failure.
+    """
     horizon = clock.today("Pacific/Kiritimati")
     candidates = (
         await Contract.filter(status=ContractStatus.ACTIVE, end_date__lte=horizon)
@@ -158,25 +173,44 @@ async def process_renewals() -> tuple[int, int]:
         .order_by("end_date", "id")
     )
     renewed = expired = 0
-    system = Actor.system()
     for contract in candidates:
-        assert contract.end_date is not None
-        today = clock.today(contract.account.timezone)
-        if contract.auto_renew and contract.end_date <= today:
-            try:
-                await renew_contract(system, contract.id)
-                renewed += 1
-                continue
-            except DomainError as error:
-                log.info("contract %s not renewed: %s", contract.id, error)
-        if contract.end_date < today:
-            async with in_transaction():
-                done = await Contract.filter(id=contract.id, status=ContractStatus.ACTIVE).update(
-                    status=ContractStatus.EXPIRED
-                )
-                if done:
-                    await record(
-                        system, "contract.expire", contract, {"endDate": contract.end_date}
-                    )
-                expired += done
+        outcome = await faults.isolated(
+            partial(_renew_or_expire, contract),
+            partial(faults.record_failure, FAILED_ACTION, contract),
+            what=f"renewal or expiry of contract {contract.id}",
+            retry_transient=retry_transient,
+        )
+        if outcome is Outcome.RENEWED:
+            renewed += 1
+        elif outcome is Outcome.EXPIRED:
+            expired += 1
     return renewed, expired
+
+
+async def _renew_or_expire(contract: Contract) -> Outcome:
+    from tortoise.transactions import in_transaction
+
+    from orbit.services.audit import record
+    from orbit.services.contracts import renew_contract
+    from orbit.services.errors import DomainError
+
+    assert contract.end_date is not None
+    system = Actor.system()
+    today = clock.today(contract.account.timezone)
+    if contract.auto_renew and contract.end_date <= today:
+        try:
+            await renew_contract(system, contract.id)
+            return Outcome.RENEWED
+        except DomainError as error:
+            # the contract cannot renew (nothing left to renew, already renewed): it
+            # expires like one that does not renew
+            log.info("contract %s not renewed: %s", contract.id, error)
+    if contract.end_date < today:
+        async with in_transaction():
+            done = await Contract.filter(id=contract.id, status=ContractStatus.ACTIVE).update(
+                status=ContractStatus.EXPIRED
+            )
+            if done:
+                await record(system, "contract.expire", contract, {"endDate": contract.end_date})
+                return Outcome.EXPIRED
+    return Outcome.UNCHANGED

@@ -26,7 +26,7 @@ from orbit.db.models import (
     InvoiceRunStatus,
     RunAccountStatus,
 )
-from orbit.services import bulk
+from orbit.services import bulk, faults
 from orbit.services.access import Actor, Permission
 from orbit.services.audit import record
 from orbit.services.billing import BillResult, bill_account
@@ -123,10 +123,6 @@ async def pending_chunks(run_id: int) -> list[int]:
     return sorted(int(c) for c in chunks)
 
 
-class TransientError(Exception):
-    """A fault worth retrying later (lost connection, deadlock)."""
-
-
 @dataclass(frozen=True)
 class ChunkResult:
     accounts: int = 0
@@ -134,12 +130,16 @@ class ChunkResult:
     lines: int = 0
 
 
-async def bill_chunk(run_id: int, chunk: int) -> ChunkResult:
+async def bill_chunk(run_id: int, chunk: int, last_try: bool = False) -> ChunkResult:
     """Bill every pending account of one chunk; returns what was billed now.
 
-    On PostgreSQL the chunk is billed in one set-based transaction; if that fails
-    for any reason but a transient fault, its accounts are billed one by one, so a
-    bad account is recorded and the others are billed.
+    On PostgreSQL the chunk is first billed in one set-based transaction. If that
+    fails with a fault of the chunk's data, its accounts are billed one by one,
+    so a bad account is marked FAILED and the others are billed. A connection or
+    concurrency fault is retried here a few times (``faults.attempt``); if it does
+    not clear, ``TransientError`` asks the job to retry later, except on the job's
+    ``last_try``: then every account gets its own attempts and the ones whose
+    fault never cleared are marked FAILED, so no account stays pending for ever.
     """
     run = await InvoiceRun.get_or_none(id=run_id)
     if run is None or run.status in FINISHED:
@@ -156,21 +156,24 @@ async def bill_chunk(run_id: int, chunk: int) -> ChunkResult:
         return ChunkResult()
     if dialect() == "postgres":
         try:
-            billed = await bulk.bill_accounts(run, accounts)
+            billed = await faults.attempt(
+                lambda: bulk.bill_accounts(run, accounts),
+                what=f"invoice run {run_id} chunk {chunk}",
+            )
             return ChunkResult(billed.accounts, billed.documents, billed.lines)
         except Exception as error:
-            if is_transient(error):
-                raise TransientError(str(error)) from error
+            transient = faults.is_transient(error)
+            if transient and not last_try:
+                raise faults.TransientError(faults.describe(error)) from error
             log.warning(
-                "invoice run %s chunk %s: billing account by account (%s: %s)",
+                "invoice run %s chunk %s: billing account by account (%s)",
                 run_id,
                 chunk,
-                type(error).__name__,
-                error,
+                faults.describe(error),
             )
     done = documents = lines = 0
     for account_id in accounts:
-        result = await bill_one(run, account_id)
+        result = await bill_one(run, account_id, last_try)
         if result is not None and result.fresh:
             done += 1
             documents += 1 if result.invoice else 0
@@ -178,51 +181,34 @@ async def bill_chunk(run_id: int, chunk: int) -> ChunkResult:
     return ChunkResult(done, documents, lines)
 
 
-async def bill_one(run: InvoiceRun, account_id: int) -> BillResult | None:
-    """Bill one account of a run; a failure is recorded on the run and the run goes on."""
-    try:
+async def bill_one(run: InvoiceRun, account_id: int, last_try: bool = False) -> BillResult | None:
+    """Bill one account of a run in its own transaction. A fault of the account is
+    recorded on its share (FAILED, with the message) and the run goes on; a
+    connection or concurrency fault is retried a few times, then raised as
+    ``TransientError`` (or, on the job's last try, recorded like any other)."""
+
+    async def work() -> BillResult:
         async with in_transaction():
             return await bill_account(
                 account_id, run.target_date, run.invoice_date, run=run, auto_post=run.auto_post
             )
-    except Exception as error:  # an account's failure must not stop the run
-        if is_transient(error):
-            raise TransientError(str(error)) from error
-        log.warning(
-            "invoice run %s: account %s failed: %s", run.id, account_id, error, exc_info=True
-        )
-        await fail_account(run.id, account_id, error)
-        return None
+
+    return await faults.isolated(
+        work,
+        lambda message: fail_account(run.id, account_id, message),
+        what=f"invoice run {run.id} account {account_id}",
+        retry_transient=not last_try,
+    )
 
 
-def is_transient(error: BaseException) -> bool:
-    names = {type(e).__name__ for e in _chain(error)}
-    transient = {
-        "ConnectionError",
-        "ConnectionRefusedError",
-        "ConnectionResetError",
-        "ConnectionDoesNotExistError",
-        "InterfaceError",
-        "DeadlockDetectedError",
-        "SerializationError",
-        "CannotConnectNowError",
-        "TooManyConnectionsError",
-        "OperationalError",
-    }
-    return bool(names & transient)
+#: kept for callers of the former names
+TransientError = faults.TransientError
+is_transient = faults.is_transient
 
 
-def _chain(error: BaseException) -> list[BaseException]:
-    seen = []
-    current: BaseException | None = error
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
-
-
-async def fail_account(run_id: int, account_id: int, error: BaseException) -> None:
-    message = f"{type(error).__name__}: {error}"[:MAX_ERROR]
+async def fail_account(run_id: int, account_id: int, error: BaseException | str) -> None:
+    """Mark a pending share of the run FAILED with why, and count it processed."""
+    message = (error if isinstance(error, str) else faults.describe(error))[:MAX_ERROR]
     async with in_transaction():
         updated = await InvoiceRunAccount.filter(
             run_id=run_id, account_id=account_id, status=RunAccountStatus.PENDING
@@ -280,22 +266,77 @@ async def run_inline(run_id: int) -> InvoiceRun:
     return await get_run(run_id)
 
 
-async def stalled_runs(older_than: timedelta) -> list[int]:
-    """Runs QUEUED or RUNNING whose last progress is older than ``older_than``."""
-    limit: datetime = clock.now() - older_than
-    runs = await InvoiceRun.filter(
-        status__in=[InvoiceRunStatus.QUEUED, InvoiceRunStatus.RUNNING]
-    ).order_by("id")
-    stalled = []
-    for run in runs:
-        last = (
-            await InvoiceRunAccount.filter(run_id=run.id, processed_at__not_isnull=True)
-            .order_by("-processed_at")
-            .first()
-        )
-        moment = (
-            last.processed_at if last and last.processed_at else (run.started_at or run.created_at)
-        )
-        if moment is not None and moment <= limit:
-            stalled.append(run.id)
-    return stalled
+async def last_progress(run: InvoiceRun) -> datetime:
+    """When the run last moved: its latest processed account, else its start."""
+    last = (
+        await InvoiceRunAccount.filter(run_id=run.id, processed_at__not_isnull=True)
+        .order_by("-processed_at")
+        .first()
+    )
+    if last is not None and last.processed_at is not None:
+        return last.processed_at
+    return run.started_at or run.created_at
+
+
+@dataclass(frozen=True)
+class Swept:
+    """What one pass of the sweeper did: runs to enqueue again, runs it gave up on."""
+
+    restarted: list[int]
+    failed: list[int]
+
+
+async def sweep_stalled(stall_after: timedelta, max_restarts: int) -> Swept:
+    """Restart the QUEUED or RUNNING runs that made no progress for ``stall_after``
+    (since their last progress and since their last restart), at most
+    ``max_restarts`` times in a row without progress; a run still stalled after
+    that is FAILED with why. Progress after a restart starts the count again.
+    Returns the runs the caller must enqueue again, and the runs failed now."""
+    now = clock.now()
+    restarted: list[int] = []
+    failed: list[int] = []
+    ids = (
+        await InvoiceRun.filter(status__in=[InvoiceRunStatus.QUEUED, InvoiceRunStatus.RUNNING])
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    for run_id in ids:
+        async with in_transaction():
+            run = await InvoiceRun.filter(id=run_id).select_for_update().first()
+            if run is None or run.status in FINISHED:
+                continue
+            progress = await last_progress(run)
+            restarted_at = run.restarted_at
+            quiet_since = max(progress, restarted_at) if restarted_at is not None else progress
+            if now - quiet_since < stall_after:
+                continue
+            # restarts in a row without progress
+            in_a_row = run.restarts if restarted_at is not None and progress <= restarted_at else 0
+            if in_a_row >= max_restarts:
+                await _give_up(run, now, stall_after, in_a_row)
+                failed.append(run.id)
+                continue
+            run.restarts = in_a_row + 1
+            run.restarted_at = now
+            await run.save(update_fields=["restarts", "restarted_at"])
+            restarted.append(run.id)
+    return Swept(restarted, failed)
+
+
+async def _give_up(run: InvoiceRun, now: datetime, stall_after: timedelta, restarts: int) -> None:
+    pending = await InvoiceRunAccount.filter(run_id=run.id, status=RunAccountStatus.PENDING).count()
+    seconds = int(stall_after.total_seconds())
+    run.status = InvoiceRunStatus.FAILED
+    run.error = (
+        f"stalled: no progress for {seconds}s after {restarts} restarts by the sweeper; "
+        f"{pending} of {run.accounts_total} accounts were not billed (see the workers' log "
+        f"for invoice run {run.id})"
+    )[:MAX_ERROR]
+    run.finished_at = now
+    if run.started_at is None:
+        run.started_at = now
+    await run.save(update_fields=["status", "error", "finished_at", "started_at"])
+    await record(
+        Actor.system(), "invoice_run.fail", run, {"error": run.error, "restarts": restarts}
+    )
+    log.error("invoice run %s failed: %s", run.id, run.error)

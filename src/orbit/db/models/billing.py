@@ -59,6 +59,9 @@ class InvoiceRun(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     started_at = fields.DatetimeField(null=True)
     finished_at = fields.DatetimeField(null=True)
+    #: restarts by the sweeper in a row without progress (migration 0003)
+    restarts = fields.IntField(default=0)
+    restarted_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "invoice_runs"
