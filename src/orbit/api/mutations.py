@@ -24,6 +24,7 @@ from tortoise.transactions import in_transaction
 
 from orbit.api.context import Info
 from orbit.api.errors import BadInput, Forbidden
+from orbit.api.inputs import take_problems
 from orbit.db.models import IdempotencyKey
 from orbit.services.access import Actor
 from orbit.services.errors import AccessDenied, Code, DomainError, Problem
@@ -66,6 +67,9 @@ async def run(
     request: Any = None,
 ) -> P:
     actor = info.context.actor
+    refused = take_problems()  # bad dates or strings in the input: nothing runs
+    if refused:
+        return failed(refused)
     try:
         if idempotency_key is None:
             result = await work(actor)
