@@ -604,6 +604,374 @@ CASES: dict[str, Any] = {
         "{ upcomingRenewals(withinDays: 100000) { edges { cursor } } }",
         graphql_error=("BAD_USER_INPUT", "withinDays"),
     ),
+    # --- dates outside [2000-01-01, today + 10 years]: INVALID at the field of a mutation
+    # (today is 2026-02-15 12:00 UTC, already 2026-02-16 at UTC+14: the last date is
+    # 2036-02-16)
+    **{
+        f"date-{name}-contract-start": Bad(
+            contract_doc(
+                f'startDate: "{day}", termMonths: 12, lines: [{{productId: $product, quantity: 1}}]'
+            ),
+            with_product,
+            user_error=invalid("startDate"),
+        )
+        for name, day in {
+            "year-1": "0001-01-01",
+            "year-9999": "9999-12-31",
+            "1999-12-31": "1999-12-31",
+            "today-plus-10-years-and-a-day": "2036-02-17",
+        }.items()
+    },
+    "date-year-9999-contract-start-variable": Bad(
+        contract_doc("startDate: $start, lines: [{productId: $product, quantity: 1}]"),
+        lambda w: {**with_product(w), "start": "9999-12-31"},
+        user_error=invalid("startDate"),
+    ),
+    "date-end-51-years-after-start": Bad(
+        contract_doc(
+            'startDate: "2026-03-01", endDate: "2076-03-02", '
+            "lines: [{productId: $product, quantity: 1}]"
+        ),
+        with_product,
+        user_error=invalid("endDate"),
+    ),
+    "date-end-year-9999": Bad(
+        contract_doc(
+            'startDate: "2026-03-01", endDate: "9999-12-31", '
+            "lines: [{productId: $product, quantity: 1}]"
+        ),
+        with_product,
+        user_error=invalid("endDate"),
+    ),
+    "term-601-months": Bad(
+        contract_doc(
+            'startDate: "2026-03-01", termMonths: 601, lines: [{productId: $product, quantity: 1}]'
+        ),
+        with_product,
+        user_error=invalid("termMonths"),
+    ),
+    "renewal-term-601-months": Bad(
+        contract_doc(
+            'startDate: "2026-03-01", renewalTermMonths: 601, '
+            "lines: [{productId: $product, quantity: 1}]"
+        ),
+        with_product,
+        user_error=invalid("renewalTermMonths"),
+    ),
+    "date-amend-year-9999": Bad(
+        amend_doc("[{contractLineId: $line, quantity: 3}]", "9999-12-31"),
+        amend_vars(),
+        user_error=invalid("effectiveDate"),
+    ),
+    "date-amend-year-1": Bad(
+        amend_doc("[{contractLineId: $line, quantity: 3}]", "0001-01-01"),
+        amend_vars(),
+        user_error=invalid("effectiveDate"),
+    ),
+    "date-cancel-year-1": Bad(
+        f"""mutation($contract: ID!) {{ cancelContract(input: {{contractId: $contract,
+             effectiveDate: "0001-01-01"}}) {{ contract {{ id }} {ERRORS} }} }}""",
+        own("contract"),
+        user_error=invalid("effectiveDate"),
+    ),
+    "date-payment-year-1": Bad(
+        payment_doc('"10.00"').replace('"2026-02-14"', '"0001-01-01"'),
+        own("account"),
+        user_error=invalid("receivedOn"),
+    ),
+    "date-hold-release-year-9999": Bad(
+        hold_doc("CONTRACT", '"9999-12-31"'),
+        own("contract", "target"),
+        user_error=invalid("releaseOn"),
+    ),
+    "date-run-target-year-9999": Bad(
+        f"""mutation {{ startInvoiceRun(input: {{targetDate: "9999-12-31"}})
+             {{ invoiceRun {{ id }} {ERRORS} }} }}""",
+        user_error=invalid("targetDate"),
+    ),
+    "date-override-year-1": Bad(
+        override_doc('orderProductId: $op, nextBillingDate: "0001-01-01"'),
+        override_vars,
+        user_error=invalid("nextBillingDate"),
+    ),
+    "date-bill-through-year-9999": Bad(
+        override_doc('orderProductId: $op, billThroughDate: "9999-12-31"'),
+        override_vars,
+        user_error=invalid("billThroughDate"),
+    ),
+    # --- dates outside the bounds in query arguments: BAD_USER_INPUT
+    "date-preview-year-6000": Bad(
+        'query($a: ID!) { account(id: $a) { invoicePreview(targetDate: "6000-01-01") '
+        "{ total { amount } } } }",
+        own("account", "a"),
+        graphql_error=("BAD_USER_INPUT", "targetDate"),
+    ),
+    "date-aging-year-1": Bad(
+        '{ receivablesAging(asOf: "0001-01-01") { asOf } }',
+        graphql_error=("BAD_USER_INPUT", "asOf"),
+    ),
+    "date-renewals-year-9999": Bad(
+        '{ upcomingRenewals(asOf: "9999-12-31") { edges { cursor } } }',
+        graphql_error=("BAD_USER_INPUT", "asOf"),
+    ),
+    "date-invoices-from-year-1": Bad(
+        '{ invoices(invoiceDateFrom: "0001-01-01") { edges { cursor } } }',
+        graphql_error=("BAD_USER_INPUT", "invoiceDateFrom"),
+    ),
+    "date-contract-lines-as-of-9999": Bad(
+        'query($contract: ID!) { contract(id: $contract) { lines(asOf: "9999-12-31") { id } } }',
+        own("contract"),
+        graphql_error=("BAD_USER_INPUT", "asOf"),
+    ),
+    "date-arr-as-of-year-1": Bad(
+        "query($contract: ID!) { contract(id: $contract) { "
+        'annualRecurringValue(asOf: "0001-01-01") { amount } } }',
+        own("contract"),
+        graphql_error=("BAD_USER_INPUT", "asOf"),
+    ),
+    "date-schedule-through-9999": Bad(
+        "query($op: ID!) { node(id: $op) { ... on OrderProduct { "
+        'schedule(through: "9999-12-31") { id } } } }',
+        own("orderProduct", "op"),
+        graphql_error=("BAD_USER_INPUT", "through"),
+    ),
+    "date-amendment-preview-year-9999": Bad(
+        """query($contract: ID!, $line: ID!) { amendmentPreview(input: {contractId: $contract,
+             effectiveDate: "9999-12-31", changes: [{contractLineId: $line, quantity: 3}]}) {
+             userErrors { code } } }""",
+        lambda w: {"contract": w["contract"], "line": w["contractLine"]},
+        graphql_error=("BAD_USER_INPUT", "effectiveDate"),
+    ),
+    # --- dates in another form than YYYY-MM-DD
+    **{
+        f"date-form-{name}": Bad(
+            contract_doc("startDate: $start, lines: [{productId: $product, quantity: 1}]"),
+            lambda w, day=day: {**with_product(w), "start": day},
+            graphql_error=NOT_A_DATE,
+        )
+        for name, day in {
+            "week": "2026-W10-1",
+            "compact": "20260301",
+            "arabic-indic-digits": "\u0662\u0660\u0662\u0666-03-01",
+            "time-attached": "2026-03-01T00:00:00",
+            "year-10000": "10000-01-01",
+            "year-0": "0000-01-01",
+            "trailing-newline": "2026-03-01\n",
+        }.items()
+    },
+    # --- control characters: refused in every string (tab, LF and CR only in `reason`)
+    **{
+        f"control-{name}-account-name": Bad(
+            f"""mutation($name: String!) {{ createAccount(input: {{name: $name,
+                 currency: "USD"}}) {{ account {{ id }} {ERRORS} }} }}""",
+            lambda w, text=text: {"name": text},
+            user_error=invalid("name"),
+        )
+        for name, text in {
+            "nul": "Bad\x00Co",
+            "bell": "Bad\x07Co",
+            "escape": "Bad\x1b[31mCo",
+            "tab": "Bad\tCo",
+            "newline": "Bad\nCo",
+            "delete": "Bad\x7fCo",
+            "c1-next-line": "Bad\x85Co",
+        }.items()
+    },
+    "control-nul-sku": Bad(
+        product_doc('sku: "J\\u0000", listPrice: "1.00"'), user_error=invalid("sku")
+    ),
+    "control-nul-reference": Bad(
+        payment_doc('"10.00"').replace('"wire"', '"wi\\u0000re"'),
+        own("account"),
+        user_error=invalid("reference"),
+    ),
+    "control-nul-in-reason": Bad(
+        hold_doc("CONTRACT").replace('"check"', '"ch\\u0000eck"'),
+        own("contract", "target"),
+        user_error=invalid("reason"),
+    ),
+    "control-nul-email": Bad(
+        f"""mutation {{ createUser(input: {{email: "a\\u0000@b.test", name: "X", role: VIEWER}})
+             {{ user {{ id }} {ERRORS} }} }}""",
+        user_error=invalid("email"),
+    ),
+    "control-nul-purchase-order": Bad(
+        f"""mutation($o: ID!) {{ setPurchaseOrderNumber(input: {{orderId: $o,
+             purchaseOrderNumber: "PO\\u0000"}}) {{ order {{ id }} {ERRORS} }} }}""",
+        own("order", "o"),
+        user_error=invalid("purchaseOrderNumber"),
+    ),
+    "control-nul-line-product-id": Bad(
+        contract_doc('startDate: "2026-03-01", lines: [{productId: $product, quantity: 1}]'),
+        lambda w: {"account": w["account"], "product": "UHJvZHVjdDox\x00"},
+        user_error=invalid("lines", "0", "productId"),
+    ),
+    "control-nul-idempotency-key": Bad(
+        payment_doc('"10.00"').replace(
+            "recordPayment(input:", 'recordPayment(idempotencyKey: "k\\u0000", input:'
+        ),
+        own("account"),
+        user_error=invalid("idempotencyKey"),
+    ),
+    "control-nul-search": Bad(
+        '{ accounts(search: "a\\u0000") { edges { cursor } } }',
+        graphql_error=("BAD_USER_INPUT", "search"),
+    ),
+    "control-nul-audit-entity": Bad(
+        '{ auditEvents(entityId: "QWNjb3VudDox\\u0000") { edges { cursor } } }',
+        graphql_error=("BAD_USER_INPUT", "entityId"),
+    ),
+    # --- Decimal: ASCII digits only (Decimal() itself reads other scripts' digits)
+    **{
+        f"decimal-{name}": Bad(
+            product_doc('sku: "J9", listPrice: $p'),
+            lambda w, text=text: {"p": text},
+            graphql_error=NOT_A_DECIMAL,
+        )
+        for name, text in {
+            "arabic-indic-digits": "\u0661\u0662\u0663.\u0664\u0665",
+            "fullwidth-digits": "\uff11\uff12",
+            "devanagari-digits": "\u0967\u0968",
+            "trailing-newline": "12.50\n",
+            "leading-blank": " 12.50",
+            "plus-sign": "+12.50",
+            "underscores": "1_000.00",
+            "sixteen-digits": "1234567890123456",
+        }.items()
+    },
+    # --- Int: GraphQL's 32-bit integers, JSON numbers only
+    "int-quantity-2-to-the-31": Bad(
+        contract_doc(
+            'startDate: "2026-03-01", lines: [{productId: $product, quantity: 2147483648}]'
+        ),
+        with_product,
+        graphql_error=("GRAPHQL_VALIDATION_FAILED", "Int"),
+    ),
+    # --- amounts that could overflow a column: bounded at input (see docs/api.md)
+    "quantity-over-a-million": Bad(
+        contract_doc('startDate: "2026-03-01", lines: [{productId: $product, quantity: 1000001}]'),
+        with_product,
+        user_error=invalid("lines", "0", "quantity"),
+    ),
+    "unit-price-over-a-billion": Bad(
+        contract_doc(
+            'startDate: "2026-03-01", lines: [{productId: $product, quantity: 1, '
+            'unitPrice: "1000000000.000001"}]'
+        ),
+        with_product,
+        user_error=invalid("lines", "0", "unitPrice"),
+    ),
+    "unit-price-on-second-line": Bad(
+        contract_doc(
+            'startDate: "2026-03-01", lines: [{productId: $product, quantity: 1}, '
+            '{productId: $product, quantity: 1, unitPrice: "99999999999999.99"}]'
+        ),
+        with_product,
+        user_error=invalid("lines", "1", "unitPrice"),
+    ),
+    "quantity-times-price-over-the-account-bound": Bad(
+        contract_doc(
+            'startDate: "2026-03-01", termMonths: 600, lines: [{productId: $product, '
+            'quantity: 1000000, unitPrice: "1000000000"}]'
+        ),
+        with_product,
+        user_error=invalid("lines", "0", "quantity"),
+    ),
+    "list-price-over-a-billion": Bad(
+        product_doc('sku: "J10", listPrice: "1000000000.01"'), user_error=invalid("listPrice")
+    ),
+    "uplift-over-100": Bad(
+        contract_doc(
+            'startDate: "2026-03-01", renewalUpliftPercent: "100.000001", '
+            "lines: [{productId: $product, quantity: 1}]"
+        ),
+        with_product,
+        user_error=invalid("renewalUpliftPercent"),
+    ),
+    "renew-uplift-over-100": Bad(
+        f"""mutation($contract: ID!) {{ renewContract(input: {{contractId: $contract,
+             upliftPercent: "101"}}) {{ contract {{ id }} {ERRORS} }} }}""",
+        own("contract"),
+        user_error=invalid("upliftPercent"),
+    ),
+    "renew-term-601": Bad(
+        f"""mutation($contract: ID!) {{ renewContract(input: {{contractId: $contract,
+             termMonths: 601}}) {{ contract {{ id }} {ERRORS} }} }}""",
+        own("contract"),
+        user_error=invalid("termMonths"),
+    ),
+    "amend-quantity-over-a-million": Bad(
+        amend_doc("[{contractLineId: $line, quantity: 1000001}]"),
+        amend_vars(),
+        user_error=invalid("changes", "0", "quantity"),
+    ),
+    "amend-price-over-a-billion": Bad(
+        amend_doc('[{productId: $extra, quantity: 1, unitPrice: "2000000000"}]'),
+        amend_vars(),
+        user_error=invalid("changes", "0", "unitPrice"),
+    ),
+    "amend-over-the-account-bound": Bad(
+        amend_doc('[{productId: $extra, quantity: 1000000, unitPrice: "999999999"}]'),
+        amend_vars(),
+        user_error=invalid("changes", "0", "quantity"),
+    ),
+    # --- global ids: only the exact text Orbit hands out resolves
+    **{
+        f"id-{name}": Bad(
+            payment_doc('"10.00"'),
+            lambda w, given=given: {"account": given},
+            user_error=not_found("accountId"),
+        )
+        for name, given in {
+            "leading-zeros": gid("Account", "0001"),  # type: ignore[arg-type]
+            "blank": gid("Account", " 1"),  # type: ignore[arg-type]
+            "plus-sign": gid("Account", "+1"),  # type: ignore[arg-type]
+            "underscore": gid("Account", "1_0"),  # type: ignore[arg-type]
+            "arabic-indic-digit": gid("Account", "\u0661"),  # type: ignore[arg-type]
+            "no-padding": gid("Account", 12).rstrip("="),
+            "extra-padding": gid("Account", 12) + "==",
+            "beyond-int-column": gid("Account", 2**31),
+            "beyond-64-bits": gid("Account", 2**64),
+            "beyond-63-bits": gid("Account", 2**63),
+            "a-hundred-digits": gid("Account", 10**100),
+        }.items()
+    },
+    "id-with-a-control-character": Bad(
+        payment_doc('"10.00"'),
+        lambda w: {"account": w["account"] + "\n"},
+        user_error=invalid("accountId"),
+    ),
+    # --- lists of more than 100 items, enum lists included
+    "enum-list-101-literal": Bad(
+        "{ invoices(status: [" + " ".join(["DRAFT"] * 101) + "]) { edges { cursor } } }",
+        graphql_error=("BAD_USER_INPUT", "at most 100"),
+    ),
+    "enum-list-100000-variable": Bad(
+        "query($s: [InvoiceStatus!]) { invoices(status: $s) { edges { cursor } } }",
+        lambda w: {"s": ["DRAFT"] * 100_000},
+        graphql_error=("BAD_USER_INPUT", "at most 100"),
+    ),
+    "enum-list-nested-contracts": Bad(
+        "query($a: ID!, $s: [ContractStatus!]) { account(id: $a) { contracts(status: $s) "
+        "{ edges { cursor } } } }",
+        lambda w: {"a": w["account"], "s": ["ACTIVE"] * 101},
+        graphql_error=("BAD_USER_INPUT", "at most 100"),
+    ),
+    "enum-list-runs": Bad(
+        "query($s: [InvoiceRunStatus!]) { invoiceRuns(status: $s) { edges { cursor } } }",
+        lambda w: {"s": ["COMPLETED"] * 5000},
+        graphql_error=("BAD_USER_INPUT", "at most 100"),
+    ),
+    # --- cursors
+    "cursor-beyond-64-bits": Bad(
+        '{ accounts(first: 5, after: "YzoxMDAwMDAwMDAwMDAwMDAwMDAwMDAwMA==") '
+        "{ edges { cursor } } }",
+        graphql_error=("BAD_USER_INPUT", "cursor"),
+    ),
+    "cursor-arabic-digits": Bad(
+        '{ invoices(first: 5, after: "YzrZodmi") { edges { cursor } } }',
+        graphql_error=("BAD_USER_INPUT", "cursor"),
+    ),
     # --- idempotency keys
     "idempotency-key-empty": Bad(
         payment_doc('"10.00"').replace(
