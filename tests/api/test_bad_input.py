@@ -1029,7 +1029,22 @@ async def test_bad_input_is_refused_and_writes_nothing(
 
 
 READS_BY_ID = ("account", "contract", "order", "invoice", "invoiceRun", "node")
-WRONG_IDS = ("payment", "garbage", "empty", "unknown-type", "not-a-number", "zero", "negative")
+WRONG_IDS = (
+    "payment",
+    "garbage",
+    "empty",
+    "unknown-type",
+    "not-a-number",
+    "zero",
+    "negative",
+    "leading-zeros",
+    "blank",
+    "plus-sign",
+    "arabic-indic-digit",
+    "no-padding",
+    "beyond-int",
+    "beyond-64-bits",
+)
 
 
 @pytest.mark.parametrize(
@@ -1052,7 +1067,170 @@ async def test_reading_by_a_wrong_id_is_null(
         "not-a-number": gid("Account", "one"),  # type: ignore[arg-type]
         "zero": gid("Account", 0),
         "negative": gid("Account", -1),
+        # an existing row's id, written otherwise: not an ID (field "account" reads 1)
+        "leading-zeros": gid(_type_of(field), "01"),  # type: ignore[arg-type]
+        "blank": gid(_type_of(field), " 1"),  # type: ignore[arg-type]
+        "plus-sign": gid(_type_of(field), "+1"),  # type: ignore[arg-type]
+        "arabic-indic-digit": gid(_type_of(field), "\u0661"),  # type: ignore[arg-type]
+        "no-padding": gid(_type_of(field), 1) + "=",
+        "beyond-int": gid(_type_of(field), 2**31),
+        "beyond-64-bits": gid(_type_of(field), 2**64),
     }[given]
     api = Api(app_client, bad.world.users["ADMIN"].token)
     body = await api.post(f"query($id: ID!) {{ {field}(id: $id) {{ id }} }}", {"id": value})
     assert body == {"data": {field: None}}
+
+
+def _type_of(field: str) -> str:
+    return {"node": "Account", "invoiceRun": "InvoiceRun"}.get(field, field.capitalize())
+
+
+async def test_the_canonical_ids_of_row_1_do_resolve(
+    app_client: httpx.AsyncClient, bad: BadWorld
+) -> None:
+    """The control for the cases above: the same rows, by their real IDs."""
+    api = Api(app_client, bad.world.users["ADMIN"].token)
+    for field in READS_BY_ID:
+        value = gid(_type_of(field), 1)
+        body = await api.post(f"query($id: ID!) {{ {field}(id: $id) {{ id }} }}", {"id": value})
+        assert body == {"data": {field: {"id": value}}}, field
+
+
+async def test_a_cursor_beyond_an_int_column_is_an_empty_page(
+    app_client: httpx.AsyncClient, bad: BadWorld
+) -> None:
+    """A cursor past every id the column can hold pages past everything (no error)."""
+    import base64
+
+    after = base64.urlsafe_b64encode(f"c:{2**31 + 5}".encode()).decode()
+    api = Api(app_client, bad.world.users["ADMIN"].token)
+    body = await api.post(
+        "query($after: String) { accounts(first: 5, after: $after) { edges { cursor } } "
+        "invoiceRuns(first: 5, after: $after) { edges { cursor } } "
+        "invoices(first: 5, after: $after) { edges { cursor } } }",
+        {"after": after},
+    )
+    assert "errors" not in body, body
+    assert body["data"]["accounts"]["edges"] == []
+    # newest first: every row is before it
+    assert len(body["data"]["invoiceRuns"]["edges"]) == 2
+    assert len(body["data"]["invoices"]["edges"]) == 4
+
+
+async def test_dates_at_the_bounds_are_taken(app_client: httpx.AsyncClient, bad: BadWorld) -> None:
+    """2000-01-01 and today + 10 years (2036-02-16 at UTC+14) are inside the bounds.
+    (The queries write nothing, so the shared world stays as it was.)"""
+    api = Api(app_client, bad.world.users["ADMIN"].token)
+    before = await snapshot()
+    for day in ("2000-01-01", "2036-02-16"):
+        data = await api.data(
+            "query($d: Date!) { receivablesAging(asOf: $d) { asOf } "
+            "upcomingRenewals(asOf: $d) { edges { cursor } } }",
+            {"d": day},
+        )
+        assert data["receivablesAging"]["asOf"] == day
+    body = await api.post(
+        "query($contract: ID!, $line: ID!) { amendmentPreview(input: {contractId: $contract, "
+        'effectiveDate: "2036-02-16", changes: [{contractLineId: $line, quantity: 3}]}) '
+        "{ userErrors { code field } } }",
+        {"contract": bad["contract"], "line": bad["contractLine"]},
+    )
+    # inside the date bounds, so the services decide: after the contract's end
+    assert body["data"]["amendmentPreview"]["userErrors"] == [
+        {"code": "OUT_OF_RANGE", "field": ["effectiveDate"]}
+    ]
+    assert_unchanged(before, await snapshot())
+
+
+BODIES: dict[str, tuple[str | None, bytes, int, str]] = {
+    "invalid-utf-8": (
+        "application/json",
+        b'{"query": "{ me { id } }", "x": "\xff\xfe"}',
+        400,
+        "not UTF-8",
+    ),
+    "latin-1": (
+        "application/json",
+        '{"query": "{ me { name } }", "n": "café"}'.encode("latin-1"),
+        400,
+        "not UTF-8",
+    ),
+    "not-json": ("application/json", b"{ me { id } }", 400, "not JSON"),
+    "empty": ("application/json", b"", 400, "not JSON"),
+    "json-array": ("application/json", b'[{"query": "{ me { id } }"}]', 400, "JSON object"),
+    "json-number": ("application/json", b"42", 400, "JSON object"),
+    "json-string": ("application/json", b'"{ me { id } }"', 400, "JSON object"),
+    "json-null": ("application/json", b"null", 400, "JSON object"),
+    "query-not-a-string": ("application/json", b'{"query": 5}', 400, "query must be a string"),
+    "no-query": ("application/json", b'{"variables": {}}', 400, "query must be a string"),
+    "variables-a-list": (
+        "application/json",
+        b'{"query": "{ me { id } }", "variables": [1]}',
+        400,
+        "variables must be an object",
+    ),
+    "operation-name-a-number": (
+        "application/json",
+        b'{"query": "{ me { id } }", "operationName": 1}',
+        400,
+        "operationName",
+    ),
+    "lone-surrogate": (
+        "application/json",
+        b'{"query": "query($n: String) { me { id } }", "variables": {"n": "\\ud800"}}',
+        400,
+        "surrogate",
+    ),
+    "deep-json": (
+        "application/json",
+        b'{"query": "{ me { id } }", "v": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        400,
+        "not JSON",
+    ),
+    "text-plain": ("text/plain", b'{"query": "{ me { id } }"}', 415, "application/json"),
+    "form": (
+        "application/x-www-form-urlencoded",
+        b"query=%7B%20me%20%7B%20id%20%7D%20%7D",
+        415,
+        "application/json",
+    ),
+    "graphql": ("application/graphql", b"{ me { id } }", 415, "application/json"),
+    "no-content-type": (None, b'{"query": "{ me { id } }"}', 415, "application/json"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BODIES))
+async def test_a_body_that_is_not_a_utf8_json_object_is_a_4xx(
+    app_client: httpx.AsyncClient, bad: BadWorld, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    content_type, content, status, words = BODIES[name]
+    headers = {"Authorization": f"Bearer {bad.world.users['ADMIN'].token}"}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    before = await snapshot()
+    response = await app_client.post("/graphql", content=content, headers=headers)
+    assert response.status_code == status, response.text
+    assert words in response.text
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+    assert_unchanged(before, await snapshot())
+
+
+async def test_free_text_takes_line_breaks_and_tabs(
+    app_client: httpx.AsyncClient, bad: BadWorld
+) -> None:
+    """A hold's reason is free text: tab, line feed and carriage return are kept (the
+    hold is released again, so the shared world is as it was but for the two rows)."""
+    api = Api(app_client, bad.world.users["ADMIN"].token)
+    data = await api.data(
+        """mutation($target: ID!, $reason: String!) { placeBillingHold(input: {scope: CONTRACT,
+             targetId: $target, reason: $reason}) { hold { id reason } userErrors { code } } }""",
+        {"target": bad["contract"], "reason": "customer asked:\r\n\tno invoices in March"},
+    )
+    hold = data["placeBillingHold"]["hold"]
+    assert hold["reason"] == "customer asked:\r\n\tno invoices in March"
+    released = await api.data(
+        """mutation($id: ID!) { releaseBillingHold(input: {holdId: $id}) {
+             hold { id } userErrors { code } } }""",
+        {"id": hold["id"]},
+    )
+    assert released["releaseBillingHold"]["userErrors"] == []
