@@ -1234,3 +1234,17 @@ async def test_free_text_takes_line_breaks_and_tabs(
         {"id": hold["id"]},
     )
     assert released["releaseBillingHold"]["userErrors"] == []
+
+
+async def test_a_viewer_with_bad_input_is_forbidden_not_told_what_is_wrong(
+    app_client: httpx.AsyncClient, bad: BadWorld
+) -> None:
+    """The role is refused before the input: a VIEWER may write nothing at all."""
+    api = Api(app_client, bad.world.users["VIEWER"].token)
+    before = await snapshot()
+    body = await api.post(
+        contract_doc('startDate: "9999-12-31", lines: [{productId: $product, quantity: 1}]'),
+        with_product(bad),
+    )
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
+    assert_unchanged(before, await snapshot())

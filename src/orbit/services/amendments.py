@@ -36,7 +36,7 @@ from orbit.engine.amendments import (
     plan_amendment,
     plan_cancellation,
 )
-from orbit.engine.enums import BillingFrequency, BillingType, ContractStatus
+from orbit.engine.enums import BillingFrequency, BillingType, ChargeType, ContractStatus
 from orbit.engine.errors import EngineError
 from orbit.engine.schedule import extend_schedule, schedule_total
 from orbit.engine.terminations import Termination
@@ -202,10 +202,10 @@ def _exposure(
     """The most the change's new quantity could bill from the amendment to the end."""
     if product is not None:
         unit = product.list_price if price is None else price
-        term, recurring = product.pricing_term_months, product.charge_type.value == "RECURRING"
+        term, recurring = product.pricing_term_months, product.charge_type is ChargeType.RECURRING
     elif line is not None:
         unit = line.unit_price if price is None else price
-        term, recurring = line.pricing_term_months, line.charge_type.value == "RECURRING"
+        term, recurring = line.pricing_term_months, line.charge_type is ChargeType.RECURRING
     else:
         return None  # the engine refuses it
     start = max(contract.start_date, data.effective_date)
