@@ -1041,7 +1041,7 @@ WRONG_IDS = (
     "blank",
     "plus-sign",
     "arabic-indic-digit",
-    "no-padding",
+    "other-padding",
     "beyond-int",
     "beyond-64-bits",
 )
@@ -1067,12 +1067,15 @@ async def test_reading_by_a_wrong_id_is_null(
         "not-a-number": gid("Account", "one"),  # type: ignore[arg-type]
         "zero": gid("Account", 0),
         "negative": gid("Account", -1),
-        # an existing row's id, written otherwise: not an ID (field "account" reads 1)
-        "leading-zeros": gid(_type_of(field), "01"),  # type: ignore[arg-type]
-        "blank": gid(_type_of(field), " 1"),  # type: ignore[arg-type]
-        "plus-sign": gid(_type_of(field), "+1"),  # type: ignore[arg-type]
-        "arabic-indic-digit": gid(_type_of(field), "\u0661"),  # type: ignore[arg-type]
-        "no-padding": gid(_type_of(field), 1) + "=",
+        # the id of a row that exists, written otherwise: not an ID
+        "leading-zeros": gid(_type_of(field), f"0{_row(bad, field)}"),  # type: ignore[arg-type]
+        "blank": gid(_type_of(field), f" {_row(bad, field)}"),  # type: ignore[arg-type]
+        "plus-sign": gid(_type_of(field), f"+{_row(bad, field)}"),  # type: ignore[arg-type]
+        "arabic-indic-digit": gid(
+            _type_of(field),
+            str(_row(bad, field)).translate(ARABIC_INDIC),  # type: ignore[arg-type]
+        ),
+        "other-padding": _other_padding(_real(bad, field)),
         "beyond-int": gid(_type_of(field), 2**31),
         "beyond-64-bits": gid(_type_of(field), 2**64),
     }[given]
@@ -1081,17 +1084,35 @@ async def test_reading_by_a_wrong_id_is_null(
     assert body == {"data": {field: None}}
 
 
+ARABIC_INDIC = str.maketrans("0123456789", "".join(chr(0x660 + d) for d in range(10)))
+
+
 def _type_of(field: str) -> str:
     return {"node": "Account", "invoiceRun": "InvoiceRun"}.get(field, field.capitalize())
 
 
-async def test_the_canonical_ids_of_row_1_do_resolve(
+def _real(bad: BadWorld, field: str) -> str:
+    """The ID of a row the field reads."""
+    key = {"node": "account", "invoice": "postedInvoice"}.get(field, field)
+    return bad.world.run_posted if field == "invoiceRun" else bad[key]
+
+
+def _row(bad: BadWorld, field: str) -> int:
+    return builders.row_of(_real(bad, field))
+
+
+def _other_padding(value: str) -> str:
+    """The same bytes in base64 padded otherwise (one '=' more, or none)."""
+    return value.rstrip("=") if value.endswith("=") else value + "="
+
+
+async def test_the_real_ids_of_those_rows_do_resolve(
     app_client: httpx.AsyncClient, bad: BadWorld
 ) -> None:
     """The control for the cases above: the same rows, by their real IDs."""
     api = Api(app_client, bad.world.users["ADMIN"].token)
     for field in READS_BY_ID:
-        value = gid(_type_of(field), 1)
+        value = _real(bad, field)
         body = await api.post(f"query($id: ID!) {{ {field}(id: $id) {{ id }} }}", {"id": value})
         assert body == {"data": {field: {"id": value}}}, field
 
