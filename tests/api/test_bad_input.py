@@ -564,6 +564,11 @@ CASES: dict[str, Any] = {
         lambda w: {"email": w.existing_email.upper()},  # emails match whatever the case
         user_error=("DUPLICATE", ("email",)),
     ),
+    "user-name-too-long": Bad(
+        f"""mutation {{ createUser(input: {{email: "long@orbit.test", name: "{"n" * 201}",
+             role: VIEWER}}) {{ user {{ id }} {ERRORS} }} }}""",
+        user_error=invalid("name"),
+    ),
     "not-an-email": Bad(
         f"""mutation {{ createUser(input: {{email: "nobody", name: "X", role: VIEWER}}) {{
              user {{ id }} {ERRORS} }} }}""",
