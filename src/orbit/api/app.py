@@ -4,6 +4,7 @@ GET /health (liveness), GET /ready (database and queue), GET /metrics."""
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -83,7 +84,52 @@ class BodySizeLimit:
             message: dict[str, Any] = dict(await receive())
             return message
 
+        body = b"".join(chunks)
+        if scope["path"] == "/graphql" and scope["method"] == "POST":
+            problem = graphql_body_problem(dict(scope["headers"]).get(b"content-type"), body)
+            if problem is not None:
+                status, why = problem
+                await PlainTextResponse(why, status_code=status)(scope, receive, send)
+                return
         await self.app(scope, replay, send)
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= char <= "\udfff" for char in value)
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
+def graphql_body_problem(content_type: bytes | None, body: bytes) -> tuple[int, str] | None:
+    """Why a POST to /graphql cannot be a GraphQL request (status, message), or None:
+    the body must be UTF-8 JSON, an object with a string ``query``, an object or null
+    ``variables`` and a string or null ``operationName``."""
+    kind = (content_type or b"").split(b";")[0].strip().lower()
+    if kind != b"application/json":
+        return 415, "Content-Type must be application/json"
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return 400, f"the body is not UTF-8 (byte {error.start})"
+    try:
+        request = json.loads(text)
+    except (ValueError, RecursionError):
+        return 400, "the body is not JSON"
+    if not isinstance(request, dict):
+        return 400, "the body must be a JSON object with a query"
+    if not isinstance(request.get("query"), str):
+        return 400, "the body's query must be a string"
+    if not isinstance(request.get("variables") or {}, dict):
+        return 400, "the body's variables must be an object"
+    if not isinstance(request.get("operationName") or "", str):
+        return 400, "the body's operationName must be a string"
+    if _has_lone_surrogate(request):
+        return 400, "the body holds a lone surrogate escape (not UTF-8 text)"
+    return None
 
 
 class RequestId:

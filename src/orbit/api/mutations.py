@@ -24,11 +24,14 @@ from tortoise.transactions import in_transaction
 
 from orbit.api.context import Info
 from orbit.api.errors import BadInput, Forbidden
+from orbit.api.inputs import take_problems
 from orbit.db.models import IdempotencyKey
-from orbit.services.access import Actor
+from orbit.services.access import Actor, Permission
 from orbit.services.errors import AccessDenied, Code, DomainError, Problem
 
 P = TypeVar("P")
+#: a caller without any of these (a VIEWER) is FORBIDDEN any mutation, bad input or not
+WRITES = frozenset(Permission) - {Permission.READ, Permission.READ_RUNS}
 Result = dict[str, Any]
 MAX_KEY = 200
 
@@ -66,6 +69,11 @@ async def run(
     request: Any = None,
 ) -> P:
     actor = info.context.actor
+    refused = take_problems()  # bad dates or strings in the input: nothing runs
+    if refused:
+        if not any(actor.can(p) for p in WRITES):
+            raise Forbidden(f"role {actor.role.value} may not write")
+        return failed(refused)
     try:
         if idempotency_key is None:
             result = await work(actor)

@@ -16,6 +16,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from orbit.api.errors import BadInput
+from orbit.services.ids import BIGINT_MAX, max_id
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
@@ -57,10 +58,20 @@ def decode_cursor(cursor: str) -> str:
 
 
 def decode_int_cursor(cursor: str) -> int:
-    try:
-        return int(decode_cursor(cursor))
-    except ValueError:
-        raise BadInput("after is not a cursor from this API") from None
+    """The id (or position) in a cursor: ASCII digits, below 2^63."""
+    text = decode_cursor(cursor)
+    if not text.isascii() or not text.isdigit() or len(text) > 19 or int(text) > BIGINT_MAX:
+        raise BadInput("after is not a cursor from this API")
+    return int(text)
+
+
+def _after(model: type[Model], last: int, newest_first: bool) -> dict[str, int]:
+    """The keyset filter for rows after the id ``last``, with ``last`` kept within what
+    the table's id column holds (an INT column cannot be compared with 2^40)."""
+    limit = max_id(model)
+    if newest_first:
+        return {"id__lte": min(last - 1, limit)}
+    return {"id__gt": min(last, limit)}
 
 
 @dataclass
@@ -87,8 +98,7 @@ async def keyset(
     client pages never shift what it sees."""
     size = page_size(first)
     if after is not None:
-        last = decode_int_cursor(after)
-        query = query.filter(id__lt=last) if newest_first else query.filter(id__gt=last)
+        query = query.filter(**_after(query.model, decode_int_cursor(after), newest_first))
     rows = await query.order_by("-id" if newest_first else "id").limit(size + 1)
     items = list(rows[:size])
     return Page(items, [encode_cursor(r.pk) for r in items], len(rows) > size, after is not None)
@@ -127,7 +137,7 @@ def paged(
             if owner is not None:
                 query = query.filter(account__owner_id=owner)
             if after is not None:
-                query = query.filter(id__lt=after) if newest_first else query.filter(id__gt=after)
+                query = query.filter(**_after(model, after, newest_first))
             ordered = query.order_by("-id" if newest_first else "id")
             per_parent: dict[int, list[int]] = defaultdict(list)
             for parent, row_id in await ordered.values_list(column, "id"):

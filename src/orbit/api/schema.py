@@ -19,6 +19,7 @@ from orbit.api.accounts.schema import AccountMutations, AccountQueries
 from orbit.api.billing.schema import BillingMutations, BillingQueries
 from orbit.api.contracts.schema import ContractMutations, ContractQueries
 from orbit.api.errors import MaskInternalErrors, OrbitSchema
+from orbit.api.inputs import CheckInputs
 from orbit.api.node import NODE_TYPES, NodeQueries
 from orbit.api.receivables.schema import ReceivablesMutations, ReceivablesQueries
 from orbit.api.renewals.schema import RenewalQueries
@@ -53,6 +54,7 @@ def build_schema(production: bool = False) -> OrbitSchema:
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         MaskInternalErrors,
+        CheckInputs,
         RequestTimer,
     ]
     if production:

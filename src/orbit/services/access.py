@@ -11,6 +11,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from orbit.db.models import Account, ApiToken, Role, User
+from orbit.services import validation as check
 from orbit.services.errors import AccessDenied, Code, DomainError, Unauthenticated
 
 
@@ -118,12 +119,13 @@ async def create_user(actor: Actor, email: str, name: str, role: Role) -> tuple[
         raise DomainError(Code.INVALID, "not an email address", ("email",))
     if not name.strip():
         raise DomainError(Code.INVALID, "a user needs a name", ("name",))
+    name = check.text(name, "name")
     token = new_token()
     try:
         async with in_transaction():
             if await User.filter(email__iexact=email).exists():
                 raise DomainError(Code.DUPLICATE, f"a user with email {email} exists", ("email",))
-            user = await User.create(email=email, name=name.strip(), role=role)
+            user = await User.create(email=email, name=name, role=role)
             await ApiToken.create(user=user, digest=token_digest(token))
             await record(actor, "user.create", user, {"email": email, "role": role.value})
     except IntegrityError:

@@ -36,14 +36,19 @@ from orbit.engine.amendments import (
     plan_amendment,
     plan_cancellation,
 )
-from orbit.engine.enums import BillingFrequency, BillingType, ContractStatus
+from orbit.engine.enums import BillingFrequency, BillingType, ChargeType, ContractStatus
 from orbit.engine.errors import EngineError
 from orbit.engine.schedule import extend_schedule, schedule_total
 from orbit.engine.terminations import Termination
 from orbit.services import validation as check
 from orbit.services.access import Actor, Permission
 from orbit.services.audit import record
-from orbit.services.contracts import get_contract, hold_for_purchase_order, store_schedule
+from orbit.services.contracts import (
+    account_exposure,
+    get_contract,
+    hold_for_purchase_order,
+    store_schedule,
+)
 from orbit.services.errors import Code, DomainError, NotFound
 from orbit.services.schedules import parts_text, rational_text, row_of, terms_of
 from orbit.services.state import horizon, schedules_of
@@ -143,6 +148,11 @@ async def _changes(contract: Contract, data: AmendmentInput) -> list[Change]:
         raise DomainError(Code.INVALID, f"at most {MAX_CHANGES} changes", ("changes",))
     product_ids = [c.product_id for c in data.changes if c.product_id is not None]
     products = {p.id: p for p in await Product.filter(id__in=product_ids)}
+    line_ids = [c.contract_line_id for c in data.changes if c.contract_line_id is not None]
+    lines = {
+        ln.id: ln for ln in await ContractLine.filter(contract_id=contract.id, id__in=line_ids)
+    }
+    exposures: list[tuple[Decimal, tuple[str, ...]]] = []
     result = []
     for index, item in enumerate(data.changes):
         path = ("changes", str(index))
@@ -158,8 +168,15 @@ async def _changes(contract: Contract, data: AmendmentInput) -> list[Change]:
             product = product_info(found)
         price = item.unit_price
         if price is not None:
-            price = check.unit_price(price, "unitPrice")
-        check.whole(item.quantity, "quantity", -(10**9), 10**9)
+            price = check.unit_price(price, "unitPrice", (*path, "unitPrice"))
+        check.whole(
+            item.quantity, "quantity", -check.MAX_QUANTITY, check.MAX_QUANTITY, (*path, "quantity")
+        )
+        exposed = _exposure(
+            item, price, product, lines.get(item.contract_line_id or 0), contract, data
+        )
+        if exposed is not None:
+            exposures.append((exposed, (*path, "quantity")))
         result.append(
             Change(
                 quantity=item.quantity,
@@ -170,7 +187,29 @@ async def _changes(contract: Contract, data: AmendmentInput) -> list[Change]:
                 billing_type=item.billing_type,
             )
         )
+    check.within_exposure(await account_exposure(contract.account_id), exposures)
     return result
+
+
+def _exposure(
+    item: ChangeInput,
+    price: Decimal | None,
+    product: ProductInfo | None,
+    line: ContractLine | None,
+    contract: Contract,
+    data: AmendmentInput,
+) -> Decimal | None:
+    """The most the change's new quantity could bill from the amendment to the end."""
+    if product is not None:
+        unit = product.list_price if price is None else price
+        term, recurring = product.pricing_term_months, product.charge_type is ChargeType.RECURRING
+    elif line is not None:
+        unit = line.unit_price if price is None else price
+        term, recurring = line.pricing_term_months, line.charge_type is ChargeType.RECURRING
+    else:
+        return None  # the engine refuses it
+    start = max(contract.start_date, data.effective_date)
+    return check.exposure(item.quantity, unit, term, start, contract.end_date, recurring)
 
 
 async def _plan(

@@ -87,16 +87,24 @@ async def create_contract(actor: Actor, data: ContractInput) -> tuple[Contract, 
         raise DomainError(Code.INVALID, "a contract needs at least one line", ("lines",))
     if len(data.lines) > MAX_LINES:
         raise DomainError(Code.INVALID, f"at most {MAX_LINES} lines", ("lines",))
+    check.in_bounds(data.start_date, "startDate")
+    if data.end_date is not None:
+        check.in_bounds(data.end_date, "endDate", start=data.start_date)
     if data.term_months is not None:
-        check.whole(data.term_months, "termMonths", 1, 1200)
+        check.whole(data.term_months, "termMonths", 1, check.MAX_TERM_MONTHS)
     if data.billing_day_of_month is not None:
         check.billing_day(data.billing_day_of_month)
     if data.renewal_term_months is not None:
-        check.whole(data.renewal_term_months, "renewalTermMonths", 1, 1200)
+        check.whole(data.renewal_term_months, "renewalTermMonths", 1, check.MAX_TERM_MONTHS)
     check.whole(data.renewal_notice_days, "renewalNoticeDays", 0, 3650)
-    check.finite(data.renewal_uplift_percent, "renewalUpliftPercent")
-    if data.renewal_uplift_percent <= -100:
-        raise DomainError(Code.INVALID, "uplift must be above -100%", ("renewalUpliftPercent",))
+    check.uplift(data.renewal_uplift_percent, "renewalUpliftPercent")
+    for index, line in enumerate(data.lines):
+        path = ("lines", str(index))
+        if line.quantity < 1:
+            raise DomainError(Code.INVALID, "quantity must be at least 1", (*path, "quantity"))
+        check.whole(line.quantity, "quantity", 1, check.MAX_QUANTITY, (*path, "quantity"))
+        if line.unit_price is not None:
+            check.unit_price(line.unit_price, "unitPrice", (*path, "unitPrice"))
     po_number = _po(data.purchase_order_number)
     try:
         term = contract_term(data.start_date, data.term_months, data.end_date)
@@ -106,6 +114,16 @@ async def create_contract(actor: Actor, data: ContractInput) -> tuple[Contract, 
     async with in_transaction():
         account = await get_account(actor, data.account_id, lock=True)
         products = await _products([line.product_id for line in data.lines])
+        await _within_exposure(
+            account.id,
+            [
+                (
+                    _line_exposure(line, products[line.product_id], term.start, term.end),
+                    ("lines", str(index), "quantity"),
+                )
+                for index, line in enumerate(data.lines)
+            ],
+        )
         day = data.billing_day_of_month or account.billing_day_of_month or data.start_date.day
         if account.billing_day_of_month is None:
             account.billing_day_of_month = data.start_date.day
@@ -153,6 +171,45 @@ def _po(number: str | None) -> str | None:
     return number or None
 
 
+def _line_exposure(line: LineInput, product: Product, start: date, end: date | None) -> Decimal:
+    """The most a new line could bill over the contract (see validation.exposure)."""
+    price = product.list_price if line.unit_price is None else line.unit_price
+    recurring = product.charge_type is ChargeType.RECURRING
+    return check.exposure(line.quantity, price, product.pricing_term_months, start, end, recurring)
+
+
+async def account_exposure(account_id: int) -> Decimal:
+    """The most all of an account's order products (but those of cancelled orders)
+    could ever bill, summed: what any document of the account stays under."""
+    rows = (
+        await OrderProduct.filter(account_id=account_id)
+        .exclude(order__status=OrderStatus.CANCELLED)
+        .values(
+            "quantity", "unit_price", "pricing_term_months", "start_date", "end_date", "charge_type"
+        )
+    )
+    return sum(
+        (
+            check.exposure(
+                row["quantity"],
+                row["unit_price"],
+                row["pricing_term_months"],
+                row["start_date"],
+                row["end_date"],
+                ChargeType(row["charge_type"]) is ChargeType.RECURRING,
+            )
+            for row in rows
+        ),
+        Decimal(0),
+    )
+
+
+async def _within_exposure(account_id: int, added: list[tuple[Decimal, tuple[str, ...]]]) -> None:
+    """Refuse, INVALID at the field of the line that goes over, what would let the
+    account bill more than validation.MAX_ACCOUNT_EXPOSURE."""
+    check.within_exposure(await account_exposure(account_id), added)
+
+
 async def _products(ids: Sequence[int]) -> dict[int, Product]:
     found = {p.id: p for p in await Product.filter(id__in=list(set(ids)))}
     for index, product_id in enumerate(ids):
@@ -171,11 +228,11 @@ async def _add_line(
 ) -> OrderProduct:
     if line.quantity < 1:
         raise DomainError(Code.INVALID, "quantity must be at least 1", (*path, "quantity"))
-    check.whole(line.quantity, "quantity", 1, 10**9)
+    check.whole(line.quantity, "quantity", 1, check.MAX_QUANTITY, (*path, "quantity"))
     price = (
         product.list_price
         if line.unit_price is None
-        else check.unit_price(line.unit_price, "unitPrice")
+        else check.unit_price(line.unit_price, "unitPrice", (*path, "unitPrice"))
     )
     recurring = product.charge_type is ChargeType.RECURRING
     frequency = (line.billing_frequency if recurring else None) or product.billing_frequency
@@ -327,11 +384,9 @@ async def renew_contract(
     """A new contract from the day after the end date, with an activated RENEWAL order."""
     actor.require(Permission.MANAGE_CONTRACTS)
     if term_months is not None:
-        check.whole(term_months, "termMonths", 1, 1200)
+        check.whole(term_months, "termMonths", 1, check.MAX_TERM_MONTHS)
     if uplift_percent is not None:
-        check.finite(uplift_percent, "upliftPercent")
-        if uplift_percent <= -100:
-            raise DomainError(Code.INVALID, "uplift must be above -100%", ("upliftPercent",))
+        check.uplift(uplift_percent, "upliftPercent")
     async with in_transaction():
         old = await get_contract(actor, contract_id, lock=True)
         if old.status is not ContractStatus.ACTIVE:
@@ -361,6 +416,23 @@ async def renew_contract(
             old.end_date, anniversary, old.renewal_term_months, old.term_months, term_months
         )
         uplift = old.renewal_uplift_percent if uplift_percent is None else uplift_percent
+        prices = _renewed_prices(renewing, uplift, account.currency)
+        await _within_exposure(
+            account.id,
+            [
+                (
+                    check.exposure(
+                        line.quantity,
+                        prices[line.contract_line_id],
+                        line.pricing_term_months,
+                        term.start,
+                        term.end,
+                    ),
+                    ("upliftPercent",),
+                )
+                for line in renewing
+            ],
+        )
         new = await Contract.create(
             account_id=account.id,
             status=ContractStatus.DRAFT,
@@ -395,7 +467,7 @@ async def renew_contract(
                 LineInput(
                     product_id=product.id,
                     quantity=line.quantity,
-                    unit_price=uplifted_price(line.unit_price, uplift, account.currency),
+                    unit_price=prices[line.contract_line_id],
                     billing_frequency=line.billing_frequency,
                     billing_type=line.billing_type,
                 ),
@@ -406,6 +478,25 @@ async def renew_contract(
         await record(actor, "contract.renew", old, {"renewal": new.number, "uplift": uplift})
         await _activate(actor, order, account, new)
     return new, order
+
+
+def _renewed_prices(
+    lines: Sequence[LineInEffect], uplift: Decimal, currency: str
+) -> dict[int, Decimal]:
+    """Each renewing line's uplifted price; INVALID at upliftPercent when one would be
+    above validation.MAX_UNIT_PRICE (uplifts compound, renewal after renewal)."""
+    prices = {}
+    for line in lines:
+        price = uplifted_price(line.unit_price, uplift, currency)
+        if price > check.MAX_UNIT_PRICE:
+            raise DomainError(
+                Code.INVALID,
+                f"the uplift of {uplift}% would raise a unit price to {price}, above the "
+                f"limit of {check.MAX_UNIT_PRICE:,}",
+                ("upliftPercent",),
+            )
+        prices[line.contract_line_id] = price
+    return prices
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from orbit.api.ids import row_id
 from orbit.api.pagination import PageInfo, decode_cursor, encode_cursor, page_size
 from orbit.api.renewals.types import Renewal, RenewalConnection, RenewalEdge
 from orbit.services.access import Permission
+from orbit.services.ids import INT_MAX
 from orbit.services.renewals import RenewalWindow, upcoming_renewals
 
 MAX_WINDOW_DAYS = 3660
@@ -23,10 +24,15 @@ def _after(cursor: str | None) -> tuple[date, int] | None:
         return None
     text = decode_cursor(cursor)
     day, _, contract = text.partition("/")
+    if not contract.isascii() or not contract.isdigit() or len(contract) > 10:
+        raise BadInput("after is not a cursor from this API")
     try:
-        return date.fromisoformat(day), int(contract)
+        value = date.fromisoformat(day), int(contract)
     except ValueError:
         raise BadInput("after is not a cursor from this API") from None
+    if value[1] > INT_MAX:
+        raise BadInput("after is not a cursor from this API")
+    return value
 
 
 @strawberry.type
