@@ -395,12 +395,13 @@ def root_arguments(ids: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
             {"input": {"contractId": ids["termed"], "effectiveDate": ids["termedStart"]}},
         ],
         "invoice": [{"id": ids["nodes"]["Invoice"]}],
-        "invoices": [{}, {"accountId": ids["account"]}],
+        # (pages of ten: each invoice's whole tree is selected)
+        "invoices": [{"first": 10}, {"accountId": ids["account"]}],
         "holds": [{"activeOnly": False}],
         "holdRules": [{}],
         "invoiceRun": [{"id": ids["nodes"]["InvoiceRun"]}],
         "invoiceRuns": [{}],
-        "payments": [{}],
+        "payments": [{"first": 10}],
         "receivablesAging": [
             {},
             {"asOf": TODAY - timedelta(days=45), "ownerId": ids["owner"]},
