@@ -215,18 +215,9 @@ def _exposure(
 async def _plan(
     contract: Contract, data: AmendmentInput | None, effective: date, through: date | None
 ) -> AmendmentPlan:
-    account = contract.account
-    if contract.end_date is None:
-        # evergreen schedules must be stored past the date being cut and the
-        # preview's horizon, so every line the amendment touches exists
-        from orbit.services.billing import ensure_horizon
-
-        ops = await OrderProduct.filter(
-            contract_id=contract.id, end_date=None, order__status=OrderStatus.ACTIVATED
-        )
-        reach = max(effective, through or default_through(effective))
-        await ensure_horizon(ops, reach, clock.today(account.timezone))
-    state = await contract_state(contract, account)
+    """The plan, from what is stored: it writes nothing (a preview is a read). Evergreen
+    lines beyond the stored horizon are computed in memory by the engine planner."""
+    state = await contract_state(contract, contract.account)
     try:
         if data is None:
             return plan_cancellation(state, effective, through)
@@ -234,6 +225,22 @@ async def _plan(
         return plan_amendment(state, changes, effective, data.align_billing, through)
     except EngineError as error:
         raise DomainError.from_engine(error) from None
+
+
+async def _store_ahead(contract: Contract, effective: date) -> None:
+    """Before an amendment or cancellation is applied (never for a preview): store the
+    evergreen schedules past the date being cut and the plan's horizon, so that every
+    line the change removes or cuts is a stored row. The lines stored are exactly those
+    the planner computes in memory, so the plan, and its total, do not change."""
+    if contract.end_date is not None:
+        return
+    from orbit.services.billing import ensure_horizon
+
+    ops = await OrderProduct.filter(
+        contract_id=contract.id, end_date=None, order__status=OrderStatus.ACTIVATED
+    )
+    reach = max(effective, default_through(effective))
+    await ensure_horizon(ops, reach, clock.today(contract.account.timezone))
 
 
 async def preview_amendment(
@@ -262,6 +269,7 @@ async def amend_contract(
     )
     async with in_transaction():
         contract = await get_contract(actor, data.contract_id, lock=True)
+        await _store_ahead(contract, data.effective_date)
         plan = await _plan(contract, data, data.effective_date, None)
         order = await _apply(actor, contract, plan, data.align_billing, po or None)
         await record(actor, "contract.amend", contract, _summary(plan, order))
@@ -275,6 +283,7 @@ async def cancel_contract(
     actor.require(Permission.MANAGE_CONTRACTS)
     async with in_transaction():
         contract = await get_contract(actor, contract_id, lock=True)
+        await _store_ahead(contract, effective)
         plan = await _plan(contract, None, effective, None)
         order = await _apply(actor, contract, plan, True, None)
         contract.status = ContractStatus.CANCELLED

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date
 from fractions import Fraction
 
 from orbit.db.models import OrderProduct, ScheduleLine
 from orbit.engine.enums import ChargeType
 from orbit.engine.lines import StoredLine
-from orbit.engine.schedule import Line, OrderProductTerms, Part
+from orbit.engine.schedule import (
+    DueState,
+    Line,
+    OrderProductTerms,
+    Part,
+    effective_due_dates,
+    extend_schedule,
+)
 from orbit.engine.series import BillingSeries
 
 
@@ -117,3 +124,33 @@ def stored_lines(
 
 def schedule_order(row: ScheduleLine) -> tuple[date, bool, int]:
     return (row.period_start, row.is_credit, row.id or 0)
+
+
+def schedule_ahead(
+    op: OrderProduct, rows: Sequence[ScheduleLine], billed: Collection[int], through: date
+) -> list[tuple[Line, date]]:
+    """The lines of an evergreen order product's schedule after its stored ``rows`` (its
+    lines not removed), up to ``through``, each with its effective due date.
+
+    They are computed, never stored: exactly the lines that storing the schedule ahead
+    (``services.billing.ensure_horizon``) would add, so a read sees beyond the stored
+    horizon without writing. Empty for an order product that is not evergreen.
+    """
+    if op.end_date is not None or op.scheduled_through is None:
+        return []
+    ordered = sorted(rows, key=schedule_order)
+    ahead = extend_schedule(terms_of(op), [line_of(row) for row in ordered], through)
+    if not ahead:
+        return []
+    states = [
+        DueState(
+            row.due_date,
+            billed=row.id in billed,
+            is_credit=row.is_credit,
+            override=op.next_billing_date_override if row.id == op.override_line_id else None,
+        )
+        for row in ordered
+    ]
+    states += [DueState(line.due, is_credit=line.is_credit) for line in ahead]
+    dues = effective_due_dates(states)[len(ordered) :]
+    return list(zip(ahead, dues, strict=True))

@@ -28,12 +28,21 @@ from orbit.engine.enums import (
     ProrationPolicy,
 )
 from orbit.engine.money import round_fraction
+from orbit.engine.schedule import Line
 from orbit.engine.terms import RecurringRate, annual_value
 from orbit.services import holds as hold_service
-from orbit.services.billing import ensure_horizon
+from orbit.services.ids import encode
+from orbit.services.schedules import schedule_ahead
 from orbit.services.state import ScheduleEntry
 
 MAX_YEARS_AHEAD = 10
+
+
+def ahead_id(op_id: int, period_start: date) -> str:
+    """The global ID of a schedule line not stored yet: ``ScheduleLine:<order product
+    id>@<period start>``, stable while it stays unstored, and never resolved by ``node``
+    (only a stored line's row id is)."""
+    return encode("ScheduleLine", f"{op_id}@{period_start.isoformat()}")
 
 
 def quantity_on(ops: Sequence[db.OrderProduct], line_id: int, on: date) -> int:
@@ -326,18 +335,26 @@ class OrderProduct(Node):
     )
     async def schedule(self, info: Info, through: date | None = None) -> list[ScheduleLine]:
         entries = await self._entries(info)
-        if self.row.end_date is None and self.row.scheduled_through is not None:
-            account = await info.context.loaders.account.load(self.row.account_id)
-            today = clock.today(account.timezone if account else "UTC")
-            through = through or add_months(today, 12) - ONE_DAY
-            if through > add_months(today, 12 * MAX_YEARS_AHEAD):
-                raise BadInput(f"through may be at most {MAX_YEARS_AHEAD} years ahead")
-            if through > self.row.scheduled_through:
-                await ensure_horizon([self.row], through, today)
-                info.context.loaders.schedule.clear(self.row.id)
-                entries = await self._entries(info)
-            entries = [e for e in entries if e.row.period_start <= through]
-        return [ScheduleLine.of(e, self.row.currency) for e in entries]
+        if self.row.end_date is not None or self.row.scheduled_through is None:
+            return [ScheduleLine.of(e, self.row.currency) for e in entries]
+        account = await info.context.loaders.account.load(self.row.account_id)
+        today = clock.today(account.timezone if account else "UTC")
+        through = through or add_months(today, 12) - ONE_DAY
+        if through > add_months(today, 12 * MAX_YEARS_AHEAD):
+            raise BadInput(f"through may be at most {MAX_YEARS_AHEAD} years ahead")
+        # beyond the stored horizon the lines are computed here, never stored: a read
+        # writes nothing
+        ahead = schedule_ahead(
+            self.row,
+            [e.row for e in entries],
+            {e.row.id for e in entries if e.billed},
+            through,
+        )
+        lines = [
+            ScheduleLine.of(e, self.row.currency) for e in entries if e.row.period_start <= through
+        ]
+        lines += [ScheduleLine.ahead(self.row, line, due) for line, due in ahead]
+        return lines
 
 
 @strawberry.type
@@ -369,6 +386,22 @@ class ScheduleLine(Node):
             is_credit=row.is_credit,
             invoiced=entry.billed,
             invoice_id=entry.invoice_id,
+        )
+
+    @classmethod
+    def ahead(cls, op: db.OrderProduct, line: Line, effective_due: date) -> ScheduleLine:
+        """A line of an evergreen schedule beyond its stored horizon: computed, not stored
+        (unbilled, and with an ID that no query resolves; see docs/api.md)."""
+        return cls(
+            id=strawberry.ID(ahead_id(op.id, line.start)),
+            period_start=line.start,
+            period_end=line.end,
+            due_date=effective_due,
+            fraction=round_fraction(line.fraction),
+            amount=Money.of(line.amount, op.currency),
+            is_credit=line.is_credit,
+            invoiced=False,
+            invoice_id=None,
         )
 
     @classmethod
