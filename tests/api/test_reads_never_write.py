@@ -16,10 +16,8 @@ root.
 
 from __future__ import annotations
 
-import inspect
-import sys
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -51,7 +49,6 @@ from orbit.db import models as db
 from orbit.db.models import Role
 from orbit.engine.calendar import add_months
 from orbit.engine.enums import ChargeType, ContractStatus
-from orbit.services import billing
 from orbit.services.access import Actor, create_user, new_token, token_digest
 from orbit.services.ids import decode, encode
 from tests.api.conftest import Api, assert_unchanged, snapshot
@@ -421,31 +418,6 @@ def root_arguments(ids: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 
 # --------------------------------------------------------------------------------------
-# Until invoice previews stop storing ahead
-# --------------------------------------------------------------------------------------
-
-#: services.billing.invoice_preview still stores evergreen schedules ahead; the change
-#: that computes them in memory is under way elsewhere. Until it lands, its own call is
-#: skipped in test_no_query_writes (only that call: any other caller still stores, and
-#: fails the test), and test_an_invoice_preview_writes_nothing is expected to fail.
-#: Once it lands, INVOICE_PREVIEW_STORES is False, nothing is skipped, and this can go.
-INVOICE_PREVIEW_STORES = "ensure_horizon" in inspect.getsource(billing.invoice_preview)
-
-
-def skip_invoice_preview_storing(monkeypatch: pytest.MonkeyPatch) -> None:
-    if not INVOICE_PREVIEW_STORES:
-        return
-    real: Callable[..., Any] = billing.ensure_horizon
-
-    async def ensure_horizon(*args: Any, **kwargs: Any) -> None:
-        if sys._getframe(1).f_code is billing.invoice_preview.__code__:
-            return
-        await real(*args, **kwargs)
-
-    monkeypatch.setattr(billing, "ensure_horizon", ensure_horizon)
-
-
-# --------------------------------------------------------------------------------------
 # The test
 # --------------------------------------------------------------------------------------
 
@@ -463,10 +435,7 @@ def computed_lines(value: Any) -> int:
 
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda r: r.value)
-async def test_no_query_writes(
-    app_client: httpx.AsyncClient, book: Book, role: Role, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    skip_invoice_preview_storing(monkeypatch)
+async def test_no_query_writes(app_client: httpx.AsyncClient, book: Book, role: Role) -> None:
     api = Api(app_client, book.tokens[role])
     arguments_of = root_arguments(book.ids)
     fields = set(SCHEMA.query_type.fields)
@@ -534,11 +503,6 @@ def test_the_documents_select_every_field() -> None:
     assert reachable - selected == set()
 
 
-@pytest.mark.xfail(
-    INVOICE_PREVIEW_STORES,
-    reason="services.billing.invoice_preview still stores schedules ahead",
-    strict=True,
-)
 async def test_an_invoice_preview_writes_nothing(app_client: httpx.AsyncClient, book: Book) -> None:
     """invoicePreview ten years ahead on the evergreen account, as a VIEWER."""
     api = Api(app_client, book.tokens[Role.VIEWER])

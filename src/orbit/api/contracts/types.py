@@ -376,8 +376,14 @@ class ScheduleLine(Node):
     @classmethod
     def of(cls, entry: ScheduleEntry, currency: str) -> ScheduleLine:
         row = entry.row
+        # a row not stored (an invoice preview beyond the stored horizon) has no row id
+        line_id = (
+            gid("ScheduleLine", row.id)
+            if row.id is not None
+            else ahead_id(row.order_product_id, row.period_start)
+        )
         return cls(
-            id=strawberry.ID(gid("ScheduleLine", row.id)),
+            id=strawberry.ID(line_id),
             period_start=row.period_start,
             period_end=row.period_end,
             due_date=entry.effective_due,
