@@ -157,7 +157,7 @@ async def test_a_failing_account_is_recorded_and_the_others_are_billed(
     run = await wait_for(run_id)
     result = await outcome([run_id])
     failed = await InvoiceRunAccount.filter(run_id=run_id, status=RunAccountStatus.FAILED)
-    assert run.status is InvoiceRunStatus.COMPLETED_WITH_ERRORS
+    assert run.status is InvoiceRunStatus.COMPLETED_WITH_ERRORS, run.error
     assert [f.account_id for f in failed] == [broken]
     assert "Mars/Olympus_Mons" in (failed[0].error or "")
     broken_lines = {line for line in expected if line in await _lines_of(broken)}
