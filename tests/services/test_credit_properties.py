@@ -28,7 +28,7 @@ from datetime import date, timedelta
 from fractions import Fraction
 from typing import Any, ClassVar, TypeVar
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -64,7 +64,7 @@ T = TypeVar("T")
 
 #: examples and steps: about 40 s on SQLite on a loaded CI machine
 EXAMPLES = int(os.environ.get("ORBIT_CREDIT_EXAMPLES", "40"))
-STEPS = 12
+STEPS = int(os.environ.get("ORBIT_CREDIT_STEPS", "12"))
 
 
 class CreditMachine(RuleBasedStateMachine):
@@ -83,6 +83,8 @@ class CreditMachine(RuleBasedStateMachine):
         self.latest_amendment: date | None = None
         self.live: set[int] = set()
         self.cancelled = False
+        self.terminated = False
+        self.quantity = 0
 
     def run(self, call: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(call, self.loop).result()
@@ -120,6 +122,7 @@ class CreditMachine(RuleBasedStateMachine):
     ) -> None:
         self.start = date(2026, 1, start_day)
         self.today = self.start
+        self.quantity = quantity
         self.run(self._setup(price, quantity, billing_day, frequency, billing_type))
 
     async def _setup(
@@ -183,27 +186,28 @@ class CreditMachine(RuleBasedStateMachine):
 
     @rule(pick=st.integers(0, 20), rebill=st.booleans())
     def credit(self, pick: int, rebill: bool) -> None:
-        async def go() -> None:
+        async def go() -> str:
             posted = await Invoice.filter(
                 account_id=self.account_id,
                 status=InvoiceStatus.POSTED,
                 document_type=DocumentType.INVOICE,
             ).order_by("id")
             if not posted:
-                return
+                return "nothing to credit"
             invoice = posted[pick % len(posted)]
             lines = await InvoiceLine.filter(invoice_id=invoice.id)
             try:
                 await credit_invoice(SYSTEM, invoice.id, rebill=rebill)
-            except DomainError:
-                return
+            except DomainError as error:
+                return f"credit refused: {error.code.value}"
             if not rebill:
                 for line in lines:
                     if line.amount > 0 and line.order_product_id in self.ops:
                         model = self.ops[line.order_product_id]
                         model.waived.update(days_of(line.period_start, line.period_end))
+            return f"credit rebill={rebill}" + (" after a termination" if self.terminated else "")
 
-        self.run(go())
+        event(self.run(go()))
         self._neutralise()
 
     def _effective(self, offset: int) -> date:
@@ -224,7 +228,10 @@ class CreditMachine(RuleBasedStateMachine):
             )
         )
         if not done:
+            event("amendment refused")
             return
+        event("reduction" if 0 < quantity < self.quantity else f"amendment to {quantity}")
+        self.quantity = quantity or self.quantity
         if quantity == 0:
             self._terminate(effective - ONE)
         self.run(self._sync())
@@ -238,6 +245,7 @@ class CreditMachine(RuleBasedStateMachine):
             self.run(self._sync())
 
     def _terminate(self, cut: date) -> None:
+        self.terminated = True
         for model in self.ops.values():
             model.end = min(model.end, cut)
 
