@@ -8,7 +8,14 @@ from decimal import Decimal
 
 import pytest
 
-from orbit.db.models import ContractLine, Invoice, InvoiceLine, InvoiceStatus, ScheduleLine
+from orbit.db.models import (
+    ContractLine,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    OrderProduct,
+    ScheduleLine,
+)
 from orbit.services.amendments import AmendmentInput, ChangeInput, amend_contract, cancel_contract
 from orbit.services.errors import Code
 from orbit.services.invoices import credit_invoice, post_invoice
@@ -179,3 +186,30 @@ async def test_a_credit_without_rebill_after_a_reduction_already_billed() -> Non
         (line.period_start, line.amount) for line in await InvoiceLine.filter(invoice_id=note.id)
     ) == [(d("2026-03-01"), Decimal("-60.00")), (d("2026-03-16"), Decimal("15.48"))]
     assert await _posted_total(account_id) == Decimal("30.00")
+
+
+async def test_a_change_of_billing_day_leaves_a_line_rebilled_after_a_termination_whole() -> None:
+    """January (1000.00) billed; the line cancelled from 01-17 (credit -483.87 for
+    01-17..01-31); January credited with rebill, so its line is unbilled again and
+    still runs to 01-31. Moving the billing day to the 15th must not squeeze that
+    line's 1000.00 into 01-01..01-16: it is billed again as it was, and with the
+    termination's credit January nets 516.13 (16/31 of 1000.00)."""
+    account_id, contract_id, january = await _month_of_1000()
+    line = await ContractLine.get(contract_id=contract_id)
+    await amend_contract(
+        SYSTEM,
+        AmendmentInput(contract_id, date(2026, 1, 17), [ChangeInput(0, contract_line_id=line.id)]),
+    )
+    await credit_invoice(SYSTEM, january.id, rebill=True)
+    from orbit.services.controls import change_billing_day
+
+    await change_billing_day(SYSTEM, contract_id, 15)
+    (op,) = await OrderProduct.filter(contract_id=contract_id)
+    assert await factory.schedule(op) == [
+        (d("2026-01-01"), d("2026-01-31"), d("2026-01-01"), Decimal("1000.00")),
+        (d("2026-01-17"), d("2026-01-31"), d("2026-02-01"), Decimal("-483.87")),
+    ]
+    again = await factory.bill(account_id, date(2026, 2, 1))
+    assert again is not None and again.total == Decimal("516.13")
+    await post_invoice(SYSTEM, again.id)
+    assert await _posted_total(account_id) == Decimal("516.13")
