@@ -22,6 +22,7 @@ event loop (which owns the database connection) and waits for them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Awaitable, Coroutine
 from datetime import date, timedelta
@@ -30,8 +31,8 @@ from typing import Any, ClassVar, TypeVar
 
 from hypothesis import HealthCheck, settings
 from hypothesis import event as _event
-from hypothesis.errors import InvalidArgument
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
@@ -71,10 +72,8 @@ STEPS = int(os.environ.get("ORBIT_CREDIT_STEPS", "12"))
 
 def event(text: str) -> None:
     """Count ``text`` in hypothesis' statistics (when driven by hypothesis)."""
-    try:
+    with contextlib.suppress(InvalidArgument):
         _event(text)
-    except InvalidArgument:
-        pass
 
 
 class CreditMachine(RuleBasedStateMachine):
