@@ -37,6 +37,7 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
+    precondition,
     rule,
     run_state_machine_as_test,
 )
@@ -92,6 +93,7 @@ class CreditMachine(RuleBasedStateMachine):
         self.latest_amendment: date | None = None
         self.live: set[int] = set()
         self.cancelled = False
+        self.posted = 0
         self.terminated = False
         self.quantity = 0
 
@@ -190,9 +192,11 @@ class CreditMachine(RuleBasedStateMachine):
                 account_id=self.account_id, status=InvoiceStatus.DRAFT
             ).order_by("id"):
                 await post_invoice(SYSTEM, draft.id)
+                self.posted += 1
 
         self.run(post_all())
 
+    @precondition(lambda self: self.posted > 0)
     @rule(pick=st.integers(0, 20), rebill=st.booleans())
     def credit(self, pick: int, rebill: bool) -> None:
         async def go() -> str:
@@ -223,6 +227,7 @@ class CreditMachine(RuleBasedStateMachine):
         day = self.today + timedelta(days=offset)
         return max(self.start, min(day, self.end))
 
+    @precondition(lambda self: not self.cancelled)
     @rule(quantity=st.integers(0, 4), offset=st.integers(-45, 45))
     def amend(self, quantity: int, offset: int) -> None:
         effective = self._effective(offset)
@@ -246,10 +251,12 @@ class CreditMachine(RuleBasedStateMachine):
         self.run(self._sync())
         self._neutralise()
 
+    @precondition(lambda self: not self.cancelled)
     @rule(offset=st.integers(-45, 45))
     def cancel(self, offset: int) -> None:
         effective = self._effective(offset)
         if self.attempt(cancel_contract(SYSTEM, self.contract_id, effective)):
+            self.cancelled = True
             self._terminate(effective - ONE)
             self.run(self._sync())
 
@@ -258,6 +265,7 @@ class CreditMachine(RuleBasedStateMachine):
         for model in self.ops.values():
             model.end = min(model.end, cut)
 
+    @precondition(lambda self: not self.cancelled)
     @rule(offset=st.integers(-20, 60))
     def next_billing_date(self, offset: int) -> None:
         when = self.today + timedelta(days=offset)
@@ -301,6 +309,7 @@ class CreditMachine(RuleBasedStateMachine):
         self.run(go())
         self.run(self._sync())
 
+    @precondition(lambda self: not self.cancelled)
     @rule(day=st.sampled_from([1, 10, 15, 28, 31]))
     def change_day(self, day: int) -> None:
         if self.attempt(change_billing_day(SYSTEM, self.contract_id, day)):

@@ -493,7 +493,9 @@ def reclose(terms: OrderProductTerms, stored: Sequence[StoredLine], closed: set[
         parts = tuple(p for part in line.parts for p in _split_closed(part, closed))
         if item.billed:
             running += line.value
-            closes_all = parts != line.parts and all(p.value == 0 for p in parts)
+            # (its days after the order product's end were given back by the termination)
+            in_effect = [p for p in parts if terms.end is None or p.start <= terms.end]
+            closes_all = parts != line.parts and all(p.value == 0 for p in in_effect)
             if not item.reversed and line.value != 0 and closes_all:
                 given_back.append(item)
             continue

@@ -134,21 +134,24 @@ class Remainder:
 
 
 def left_to_credit(billed: Line, credits: Sequence[Line], currency: str) -> Remainder | None:
-    """The days of ``billed`` (a positive line on an invoice) that no termination credit
-    line has given back yet, and what the invoice still charges for them: its amount
-    less the credit lines' shares of its days. None when nothing is left."""
+    """The days of ``billed`` (a billed line) that no termination credit line has given
+    back yet, and what is still billed for them: its amount less the credit lines'
+    shares of its days. None when nothing is left.
+
+    For a reduction's (negative) line the termination's credit is positive; what is
+    left is negative then."""
     amount = billed.amount
     first_credited: date | None = None
     for credit in credits:
         if not credit.is_credit or credit.end < billed.start or credit.start > billed.end:
             continue
-        covered = [p for p in credit.portion(billed.start, billed.end)]
+        covered = credit.portion(billed.start, billed.end)
         if not covered:
             continue
         amount += credit_share(credit, billed.start, billed.end, currency)
         start = min(p.start for p in covered)
         first_credited = start if first_credited is None else min(first_credited, start)
     end = billed.end if first_credited is None else first_credited - ONE_DAY
-    if end < billed.start or amount <= 0:
+    if end < billed.start or amount == 0 or (amount > 0) != (billed.amount > 0):
         return None
     return Remainder(billed.start, end, amount)

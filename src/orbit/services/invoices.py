@@ -26,7 +26,7 @@ from orbit.db.models import (
 )
 from orbit.engine.amendments import closed_days, reclose
 from orbit.engine.schedule import Line
-from orbit.engine.terminations import left_to_credit
+from orbit.engine.terminations import Remainder, left_to_credit
 from orbit.services.access import Actor, Permission
 from orbit.services.accounts import get_visible, lock_account
 from orbit.services.audit import record
@@ -219,6 +219,30 @@ async def credit_invoice(
     return invoice, note
 
 
+def _giving_back(line: InvoiceLine, billed: Line, left: Remainder) -> InvoiceLine:
+    """The credit-note line that gives back what is left of ``line`` (billing
+    ``billed``): the whole line mirrored, or its days not given back yet."""
+    if (left.start, left.end) == (billed.start, billed.end):
+        return _mirror(line)
+    fraction = sum((p.fraction for p in billed.portion(left.start, left.end)), Fraction(0))
+    name, _, _ = line.description.rpartition(", ")
+    period = f"{left.start.isoformat()} to {left.end.isoformat()}"
+    if left.start == left.end:
+        period = left.start.isoformat()
+    return InvoiceLine(
+        schedule_line_id=line.schedule_line_id,
+        order_product_id=line.order_product_id,
+        product_id=line.product_id,
+        description=f"{name}, {period}"[:300],
+        period_start=left.start,
+        period_end=left.end,
+        quantity=line.quantity,
+        fraction=rational_text(-fraction),
+        amount=-left.amount,
+        bills=False,
+    )
+
+
 async def _close_reductions(note: Invoice, given: Sequence[InvoiceLine]) -> list[InvoiceLine]:
     """After a credit without rebill: the reductions of the lines it gave back give
     nothing back for the days now closed (every order product of the line in effect
@@ -252,9 +276,12 @@ async def _close_reductions(note: Invoice, given: Sequence[InvoiceLine]) -> list
                     )
                 if plan.revalued:
                     await _retotal(int(op_state.key))
+                credits = [s.line for s in op_state.lines if s.line.is_credit]
                 for item in plan.given_back:
                     billing = await InvoiceLine.get(schedule_line_id=int(item.key), bills=True)
-                    lines.append(_mirror(billing))
+                    left = left_to_credit(item.line, credits, state.currency)
+                    if left is not None:
+                        lines.append(_giving_back(billing, item.line, left))
     return lines
 
 
@@ -312,26 +339,5 @@ async def _left_to_give_back(lines: Sequence[InvoiceLine], currency: str) -> lis
         left = left_to_credit(billed, credits.get(line.order_product_id, []), currency)
         if left is None:
             continue
-        if (left.start, left.end) == (billed.start, billed.end):
-            result.append(_mirror(line))
-            continue
-        fraction = sum((p.fraction for p in billed.portion(left.start, left.end)), Fraction(0))
-        name, _, _ = line.description.rpartition(", ")
-        period = f"{left.start.isoformat()} to {left.end.isoformat()}"
-        if left.start == left.end:
-            period = left.start.isoformat()
-        result.append(
-            InvoiceLine(
-                schedule_line_id=line.schedule_line_id,
-                order_product_id=line.order_product_id,
-                product_id=line.product_id,
-                description=f"{name}, {period}"[:300],
-                period_start=left.start,
-                period_end=left.end,
-                quantity=line.quantity,
-                fraction=rational_text(-fraction),
-                amount=-left.amount,
-                bills=False,
-            )
-        )
+        result.append(_giving_back(line, billed, left))
     return result
