@@ -213,3 +213,42 @@ async def test_a_change_of_billing_day_leaves_a_line_rebilled_after_a_terminatio
     assert again is not None and again.total == Decimal("516.13")
     await post_invoice(SYSTEM, again.id)
     assert await _posted_total(account_id) == Decimal("516.13")
+
+
+async def test_a_reduction_ended_by_a_termination_is_taken_back_for_the_days_credited() -> None:
+    """Found by the property test. 2 seats at 1000.00 from 2026-01-01; on 01-03 one
+    seat is dropped from 01-01 and January billed: 2000.00 - 1000.00 = 1000.00. The
+    line is cancelled from 01-03 (credits -1870.97 and +935.48 for 01-03..01-31, due
+    02-01), then January credited without rebill: the credit note gives back the
+    original's 01-01..01-02 (-129.03) and takes back the reduction's (+64.52), so the
+    customer ends at 0.00, not 64.52 below it."""
+    factory.pin_today(date(2026, 1, 1))
+    acme = await factory.account(billing_day_of_month=1)
+    plan = await factory.product("1000.00")
+    contract, _ = await factory.contract(acme, plan, date(2026, 1, 1), quantity=2)
+    line = await ContractLine.get(contract_id=contract.id)
+    factory.pin_today(date(2026, 1, 3))
+    await amend_contract(
+        SYSTEM,
+        AmendmentInput(contract.id, date(2026, 1, 1), [ChangeInput(1, contract_line_id=line.id)]),
+    )
+    january = await factory.bill(acme, date(2026, 1, 3))
+    assert january is not None and january.total == Decimal("1000.00")
+    await post_invoice(SYSTEM, january.id)
+    await amend_contract(
+        SYSTEM,
+        AmendmentInput(contract.id, date(2026, 1, 3), [ChangeInput(0, contract_line_id=line.id)]),
+    )
+    _, note = await credit_invoice(SYSTEM, january.id, rebill=False)
+    assert sorted(
+        (ln.period_start, ln.period_end, ln.amount)
+        for ln in await InvoiceLine.filter(invoice_id=note.id)
+    ) == [
+        (d("2026-01-01"), d("2026-01-02"), Decimal("-129.03")),
+        (d("2026-01-01"), d("2026-01-02"), Decimal("64.52")),
+    ]
+    assert note.total == Decimal("-64.51")
+    credits = await factory.bill(acme, date(2026, 2, 1))
+    assert credits is not None and credits.total == Decimal("-935.49")
+    await post_invoice(SYSTEM, credits.id)
+    assert await _posted_total(acme.id) == Decimal("0.00")

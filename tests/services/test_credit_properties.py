@@ -299,7 +299,10 @@ class CreditMachine(RuleBasedStateMachine):
                 return
             # the two parts share the line's days at the same values
             parts = await ScheduleLine.filter(
-                order_product_id=op.id, removed=False, period_start__gte=line.start
+                order_product_id=op.id,
+                removed=False,
+                is_credit=False,
+                period_start__gte=line.start,
             ).filter(period_end__lte=line.end)
             joined: dict[date, Fraction] = {}
             for row in parts:
