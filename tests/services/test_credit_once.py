@@ -252,3 +252,32 @@ async def test_a_reduction_ended_by_a_termination_is_taken_back_for_the_days_cre
     assert credits is not None and credits.total == Decimal("-935.49")
     await post_invoice(SYSTEM, credits.id)
     assert await _posted_total(acme.id) == Decimal("0.00")
+
+
+async def test_a_change_of_billing_day_does_not_value_closed_days_of_a_reduction_again() -> None:
+    """Found by the property test. 2 seats at 1000.00 from 2026-01-01; January billed
+    (2000.00) and credited without rebill; one seat dropped from 01-01: its January
+    line is 0.00 (closed). Moving the billing day to the 10th on 01-01 re-cuts the
+    reduction from February on only; January stays 0.00 and the reduction still
+    gives back 11 x 1000.00 in all."""
+    factory.pin_today(date(2026, 1, 1))
+    acme = await factory.account(billing_day_of_month=1)
+    plan = await factory.product("1000.00")
+    contract, _ = await factory.contract(acme, plan, date(2026, 1, 1), quantity=2)
+    january = await factory.bill(acme, date(2026, 1, 1))
+    assert january is not None and january.total == Decimal("2000.00")
+    await post_invoice(SYSTEM, january.id)
+    await credit_invoice(SYSTEM, january.id, rebill=False)
+    line = await ContractLine.get(contract_id=contract.id)
+    _, order, _ = await amend_contract(
+        SYSTEM,
+        AmendmentInput(contract.id, date(2026, 1, 1), [ChangeInput(1, contract_line_id=line.id)]),
+    )
+    (reduction,) = await factory.order_products(order)
+    from orbit.services.controls import change_billing_day
+
+    await change_billing_day(SYSTEM, contract.id, 10)
+    lines = await factory.schedule(reduction)
+    assert lines[0] == (d("2026-01-01"), d("2026-01-31"), d("2026-01-01"), Decimal("0.00"))
+    assert lines[1][:2] == (d("2026-02-01"), d("2026-02-09"))
+    assert sum((amount for *_, amount in lines), Decimal(0)) == Decimal("-11000.00")

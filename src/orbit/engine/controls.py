@@ -125,7 +125,14 @@ def plan_recut(
     series = new_series.with_months(terms.frequency.months)
     regular = [s for s in stored if not s.line.is_credit]
     billed_ends = [s.line.end for s in regular if s.billed]
-    start = max([change_start, terms.start, *(end + ONE_DAY for end in billed_ends)])
+    # a reduction's line with days worth nothing (closed by a credit without rebill,
+    # docs/billing-rules.md 10.8) stays as it is: re-cutting would value those days again
+    closed_ends = [
+        s.line.end
+        for s in regular
+        if not s.billed and terms.period_value != 0 and any(p.value == 0 for p in s.line.parts)
+    ]
+    start = max([change_start, terms.start, *(end + ONE_DAY for end in billed_ends + closed_ends)])
     # a line billed before a termination and credited with rebill since runs past the
     # order product's end (a credit line gives back its days after the end): it is
     # billed again as it stands, and nothing is re-cut from its start on

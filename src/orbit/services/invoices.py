@@ -200,10 +200,18 @@ async def credit_invoice(
         if not rebill:
             closing = await _close_reductions(note, given)
             if closing:
+                note.total += sum((line.amount for line in closing), Decimal(0))
+                if note.total >= 0:
+                    # what the credit gives back, the reductions had given back already
+                    raise DomainError(
+                        Code.INVALID_STATE,
+                        "nothing is left to credit: the days this invoice charged are at 0 "
+                        "already",
+                        ("invoiceId",),
+                    )
                 for line in closing:
                     line.invoice_id = note.id
                 await InvoiceLine.bulk_create(closing)
-                note.total += sum((line.amount for line in closing), Decimal(0))
                 note.open_balance = note.total
                 await note.save(update_fields=["total", "open_balance"])
         if rebill:
