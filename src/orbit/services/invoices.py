@@ -205,8 +205,7 @@ async def credit_invoice(
                     # what the credit gives back, the reductions had given back already
                     raise DomainError(
                         Code.INVALID_STATE,
-                        "nothing is left to credit: the days this invoice charged are at 0 "
-                        "already",
+                        "nothing is left to credit: the days this invoice charged are at 0 already",
                         ("invoiceId",),
                     )
                 for line in closing:
