@@ -8,9 +8,10 @@ persists exactly the plan it returns.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 
 from orbit.engine.calendar import ONE_DAY, add_months, next_billing_date_after
 from orbit.engine.enums import (
@@ -27,7 +28,9 @@ from orbit.engine.schedule import (
     Alignment,
     Line,
     OrderProductTerms,
+    Part,
     build_schedule,
+    cumulative_amounts,
     extend_schedule,
     schedule_total,
 )
@@ -239,9 +242,10 @@ def plan_amendment(
                     frequency=line.frequency,
                     billing_type=line.billing_type,
                 )
-                deltas.append(
-                    _delta(index, line, line.product, before, change.quantity, terms, through)
-                )
+                delta = _delta(index, line, line.product, before, change.quantity, terms, through)
+                if delta.quantity_delta < 0:
+                    delta = _closing(delta, line)
+                deltas.append(delta)
         else:
             product = change.product
             assert product is not None
@@ -391,6 +395,119 @@ def _delta(
 ) -> Delta:
     schedule = build_schedule(terms, through if terms.is_evergreen else None)
     return Delta(index, line, product, before, after, terms, tuple(schedule))
+
+
+def _closing(delta: Delta, line: ContractLineState) -> Delta:
+    """A reduction gives nothing back for the days already given back on the line."""
+    closed = closed_days(line)
+    if not closed:
+        return delta
+    schedule = give_nothing_back(delta.schedule, closed, delta.terms.currency)
+    return replace(delta, schedule=tuple(schedule))
+
+
+def closed_days(line: ContractLineState) -> set[date]:
+    """The days on which every order product of the line with a positive quantity in
+    effect that day billed the day and had it credited without rebill: the line is
+    at 0 for them, and a reduction has nothing left to give back."""
+    positive = [op for op in line.order_products if op.terms.quantity > 0]
+    waived: list[set[date]] = []
+    for op in positive:
+        days: set[date] = set()
+        for item in op.lines:
+            if item.billed and item.reversed and not item.line.is_credit:
+                first = max(item.line.start, op.terms.start)
+                last = item.line.end if op.terms.end is None else min(item.line.end, op.terms.end)
+                while first <= last:
+                    days.add(first)
+                    first += ONE_DAY
+        waived.append(days)
+    closed = set()
+    for day in set().union(*waived) if waived else set():
+        covering = [w for op, w in zip(positive, waived, strict=True) if op.in_effect_on(day)]
+        if covering and all(day in w for w in covering):
+            closed.add(day)
+    return closed
+
+
+def give_nothing_back(lines: Sequence[Line], closed: set[date], currency: str) -> list[Line]:
+    """``lines`` (a reduction's schedule) with the value of the ``closed`` days taken
+    out, amounts rounded cumulatively again; the days keep their lines."""
+    result: list[Line] = []
+    changed = False
+    for line in lines:
+        parts: list[Part] = []
+        for part in line.parts:
+            parts.extend(_split_closed(part, closed))
+        if tuple(parts) != line.parts:
+            changed = True
+        result.append(replace(line, parts=tuple(parts)))
+    if not changed:
+        return list(lines)
+    amounts = cumulative_amounts([line.value for line in result], currency)
+    return [replace(line, amount=a) for line, a in zip(result, amounts, strict=True)]
+
+
+def _split_closed(part: Part, closed: set[date]) -> list[Part]:
+    """``part`` cut into runs of days all closed or all open; closed runs are worth 0."""
+    if part.value == 0 or not any(part.start + ONE_DAY * i in closed for i in range(part.days)):
+        return [part]
+    runs: list[Part] = []
+    first = part.start
+    while first <= part.end:
+        state = first in closed
+        last = first
+        while last + ONE_DAY <= part.end and ((last + ONE_DAY) in closed) == state:
+            last += ONE_DAY
+        piece = part.portion(first, last)
+        assert piece is not None
+        runs.append(Part(first, last, Fraction(0), Fraction(0)) if state else piece)
+        first = last + ONE_DAY
+    return runs
+
+
+@dataclass(frozen=True)
+class Reclosing:
+    """What a reduction gives back no more, once days of its line were closed."""
+
+    #: unbilled lines and what they become (re-rounded from the exact sum before)
+    revalued: tuple[tuple[StoredLine, Line], ...]
+    #: billed lines whose every day of value is closed now: a credit without rebill
+    #: gives them back whole
+    given_back: tuple[StoredLine, ...]
+
+
+def reclose(terms: OrderProductTerms, stored: Sequence[StoredLine], closed: set[date]) -> Reclosing:
+    """A reduction's schedule after days of its line were closed by a credit without
+    rebill: the closed days of its unbilled lines are worth 0 now; a billed line
+    whose every day of value is closed is to be given back whole."""
+    revalued: list[tuple[StoredLine, Line]] = []
+    given_back: list[StoredLine] = []
+    running = Fraction(0)
+    moved = False
+    for item in stored:
+        line = item.line
+        if line.is_credit:
+            continue
+        before = running
+        parts = tuple(p for part in line.parts for p in _split_closed(part, closed))
+        if item.billed:
+            running += line.value
+            # (its days after the order product's end were given back by the termination)
+            in_effect = [p for p in parts if terms.end is None or p.start <= terms.end]
+            closes_all = parts != line.parts and all(p.value == 0 for p in in_effect)
+            if not item.reversed and line.value != 0 and closes_all:
+                given_back.append(item)
+            continue
+        value = sum((p.value for p in parts), Fraction(0))
+        running += value
+        if parts != line.parts or moved:
+            moved = True
+            (amount,) = cumulative_amounts([value], terms.currency, before)
+            new = replace(line, parts=parts, amount=amount)
+            if new != line:
+                revalued.append((item, new))
+    return Reclosing(tuple(revalued), tuple(given_back))
 
 
 def _credit_due(contract: ContractState, effective: date, end_after: date | None) -> date:

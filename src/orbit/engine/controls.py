@@ -125,7 +125,22 @@ def plan_recut(
     series = new_series.with_months(terms.frequency.months)
     regular = [s for s in stored if not s.line.is_credit]
     billed_ends = [s.line.end for s in regular if s.billed]
-    start = max([change_start, terms.start, *(end + ONE_DAY for end in billed_ends)])
+    # a reduction's line with days worth nothing (closed by a credit without rebill,
+    # docs/billing-rules.md 10.8) stays as it is: re-cutting would value those days again
+    closed_ends = [
+        s.line.end
+        for s in regular
+        if not s.billed and terms.period_value != 0 and any(p.value == 0 for p in s.line.parts)
+    ]
+    start = max([change_start, terms.start, *(end + ONE_DAY for end in billed_ends + closed_ends)])
+    # a line billed before a termination and credited with rebill since runs past the
+    # order product's end (a credit line gives back its days after the end): it is
+    # billed again as it stands, and nothing is re-cut from its start on
+    overhang = [
+        s.line.start
+        for s in regular
+        if not s.billed and terms.end is not None and s.line.end > terms.end
+    ]
     replaced: list[StoredLine] = []
     head: Line | None = None
     remaining = Fraction(0)
@@ -134,6 +149,8 @@ def plan_recut(
     for index, item in enumerate(stored):
         line = item.line
         if line.is_credit or item.billed or line.end < start:
+            continue
+        if overhang and line.end >= min(overhang):
             continue
         if before is None:
             before = exact_before(stored, index)
@@ -155,7 +172,7 @@ def plan_recut(
         assert horizon is not None
         last_day = series.period_containing(max(horizon, start)).end
     else:
-        last_day = end
+        last_day = end if not overhang else min(end, min(overhang) - ONE_DAY)
     drafts = _cut_on(new_terms, start, last_day)
     if end is not None and drafts:
         # the last line takes what is left, so the total does not move

@@ -103,3 +103,55 @@ def terminate(
         )
         change += credit_line.amount
     return Termination(cut, tuple(removed), cut_line, kept_line, credit_line, change)
+
+
+def credit_share(credit: Line, start: date, end: date, currency: str) -> Decimal:
+    """The part of a termination credit line's amount that gives back the days
+    [start, end] (<= 0).
+
+    The credit line's amount is shared along its days by cumulative rounding, so the
+    shares of adjacent ranges add up exactly to the line's amount.
+    """
+
+    def through(last: date) -> Fraction:
+        return (
+            sum((p.value for p in credit.portion(credit.start, last)), Fraction(0))
+            if last >= credit.start
+            else Fraction(0)
+        )
+
+    return round_money(through(end), currency) - round_money(through(start - ONE_DAY), currency)
+
+
+@dataclass(frozen=True)
+class Remainder:
+    """What is left to give back of a billed line: its days not credited yet and
+    the amount billed for them."""
+
+    start: date
+    end: date
+    amount: Decimal
+
+
+def left_to_credit(billed: Line, credits: Sequence[Line], currency: str) -> Remainder | None:
+    """The days of ``billed`` (a billed line) that no termination credit line has given
+    back yet, and what is still billed for them: its amount less the credit lines'
+    shares of its days. None when nothing is left.
+
+    For a reduction's (negative) line the termination's credit is positive; what is
+    left is negative then."""
+    amount = billed.amount
+    first_credited: date | None = None
+    for credit in credits:
+        if not credit.is_credit or credit.end < billed.start or credit.start > billed.end:
+            continue
+        covered = credit.portion(billed.start, billed.end)
+        if not covered:
+            continue
+        amount += credit_share(credit, billed.start, billed.end, currency)
+        start = min(p.start for p in covered)
+        first_credited = start if first_credited is None else min(first_credited, start)
+    end = billed.end if first_credited is None else first_credited - ONE_DAY
+    if end < billed.start or amount == 0 or (amount > 0) != (billed.amount > 0):
+        return None
+    return Remainder(billed.start, end, amount)

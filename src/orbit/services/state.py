@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 from orbit.db.models import (
-    Invoice,
+    DocumentType,
     InvoiceLine,
     InvoiceStatus,
     OrderProduct,
@@ -41,16 +41,23 @@ async def billed_lines(line_ids: Iterable[int]) -> dict[int, int]:
     return result
 
 
-async def reversed_lines(invoice_ids: Iterable[int]) -> set[int]:
-    """Invoices (of those given) credited without rebilling: their lines stay billed but
-    their days were already given back."""
-    ids = set(invoice_ids)
-    if not ids:
+async def reversed_lines(billed: dict[int, int]) -> set[int]:
+    """Schedule lines (of ``billed``: line id -> id of the document billing it) given
+    back by a posted credit note without rebill: they stay billed, but their days are
+    at 0 already. That is a line of the credited invoice that charged the customer, or
+    a reduction's line neutralised by such a credit (docs/billing-rules.md)."""
+    if not billed:
         return set()
-    rows = await Invoice.filter(
-        reverses_id__in=list(ids), rebill=False, status=InvoiceStatus.POSTED
-    ).values_list("reverses_id", flat=True)
-    return {int(r) for r in rows}
+    result: set[int] = set()
+    for chunk in _chunks(sorted(billed), 5000):
+        rows = await InvoiceLine.filter(
+            schedule_line_id__in=chunk,
+            invoice__document_type=DocumentType.CREDIT_NOTE,
+            invoice__status=InvoiceStatus.POSTED,
+            invoice__rebill=False,
+        ).values_list("schedule_line_id", flat=True)
+        result.update(int(r) for r in rows)
+    return result
 
 
 async def schedules_of(ops: Sequence[OrderProduct]) -> dict[int, list[StoredLine]]:
@@ -59,8 +66,7 @@ async def schedules_of(ops: Sequence[OrderProduct]) -> dict[int, list[StoredLine
         return {}
     rows = await ScheduleLine.filter(order_product_id__in=[op.id for op in ops], removed=False)
     billed = await billed_lines(row.id for row in rows)
-    reversed_invoices = await reversed_lines(billed.values())
-    reversed_ids = {line for line, invoice in billed.items() if invoice in reversed_invoices}
+    reversed_ids = await reversed_lines(billed)
     by_op: dict[int, list[ScheduleLine]] = {op.id: [] for op in ops}
     for row in rows:
         by_op[row.order_product_id].append(row)
