@@ -10,6 +10,7 @@ definition of section 9 computed here from the rows.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -31,6 +32,10 @@ from orbit.services.receivables import record_payment
 from tests.services import factory
 from tests.services.conftest import _empty
 from tests.services.factory import SYSTEM
+
+#: examples per run, whatever the profile: each one builds and checks a book in the
+#: database (about half a second); ORBIT_BALANCE_EXAMPLES raises it for a longer search
+EXAMPLES = int(os.environ.get("ORBIT_BALANCE_EXAMPLES", "120"))
 
 #: (currency, time zone, payment terms): UTC+14 and UTC-11 are 25 hours apart, so at
 #: most moments two of these accounts are on different days
@@ -218,6 +223,7 @@ async def perform(step: Any, accounts: list[Account], item: Product) -> None:
 
 
 @settings(
+    max_examples=EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -288,7 +288,8 @@ async def test_a_step_changed_after_it_was_applied_is_refused_by_name(
         )
 
     inject("9001_first", source("first_table"))
-    assert await migrate() == [*(step.name for step in steps()[:-1]), "9001_first"]
+    assert await migrate() == [step.name for step in steps()]
+    assert steps()[-1].name == "9001_first"
     inject("9001_first", source("renamed_table"))  # edited after it was applied
     inject("9002_next", source("next_table"))
     before = await everything()

@@ -223,21 +223,21 @@ async def receivables(
         **scope, status=InvoiceStatus.POSTED, posted_on__lte=latest
     ).values_list("id", "account_id", "document_type", "total", "due_date", "posted_on")
     applications = await Application.filter(**scope, applied_on__lte=latest).values_list(
-        "account_id", "invoice_id", "credit_note_id", "payment_id", "amount", "applied_on"
+        "account_id", "invoice_id", "amount", "applied_on"
     )
     payments = await Payment.filter(**scope, received_on__lte=latest).values_list(
         "account_id", "amount", "received_on"
     )
     result = {a.id: AccountAging(a, day[a.id], _empty_buckets(), Decimal(0)) for a in accounts}
     applied_to: dict[int, Decimal] = defaultdict(Decimal)
-    for account_id, invoice_id, note_id, payment_id, amount, applied_on in applications:
+    for account_id, invoice_id, amount, applied_on in applications:
         entry = result.get(account_id)
         if entry is None or applied_on > entry.on:
             continue
         applied_to[invoice_id] += amount
-        # what a credit has applied is no longer unapplied credit
-        if note_id is not None or payment_id is not None:
-            entry.unapplied_credit += amount
+        # every application has one source, a payment or a credit note (a guard of the
+        # database), dated on or before it: what it applied is no longer unapplied credit
+        entry.unapplied_credit += amount
     for doc_id, account_id, kind, total, due_date, posted_on in documents:
         entry = result.get(account_id)
         if entry is None or posted_on > entry.on:
