@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Container, Iterable, Sequence
 from datetime import date
 from fractions import Fraction
 
@@ -142,7 +142,18 @@ def schedule_ahead(
     ahead = extend_schedule(terms_of(op), [line_of(row) for row in ordered], through)
     if not ahead:
         return []
-    states = [
+    states = due_states(op, ordered, billed)
+    states += [DueState(line.due, is_credit=line.is_credit) for line in ahead]
+    dues = effective_due_dates(states)[len(ordered) :]
+    return list(zip(ahead, dues, strict=True))
+
+
+def due_states(
+    op: OrderProduct, ordered: Sequence[ScheduleLine], billed: Container[int]
+) -> list[DueState]:
+    """What the effective due dates of an order product's stored lines (in schedule
+    order) depend on: their own dates, billed state and the override bound to one."""
+    return [
         DueState(
             row.due_date,
             billed=row.id in billed,
@@ -151,6 +162,3 @@ def schedule_ahead(
         )
         for row in ordered
     ]
-    states += [DueState(line.due, is_credit=line.is_credit) for line in ahead]
-    dues = effective_due_dates(states)[len(ordered) :]
-    return list(zip(ahead, dues, strict=True))

@@ -16,8 +16,8 @@ from orbit.db.models import (
 )
 from orbit.engine.calendar import add_months
 from orbit.engine.lines import StoredLine
-from orbit.engine.schedule import DueState, effective_due_dates
-from orbit.services.schedules import schedule_order, stored_lines
+from orbit.engine.schedule import effective_due_dates
+from orbit.services.schedules import due_states, schedule_order, stored_lines
 
 #: how far ahead evergreen schedules are stored
 HORIZON_MONTHS = 13
@@ -111,15 +111,7 @@ async def schedule_entries(ops: Sequence[OrderProduct]) -> dict[int, list[Schedu
     result = {}
     for op in ops:
         ordered = sorted(by_op[op.id], key=schedule_order)
-        states = [
-            DueState(
-                row.due_date,
-                billed=row.id in billed,
-                is_credit=row.is_credit,
-                override=op.next_billing_date_override if row.id == op.override_line_id else None,
-            )
-            for row in ordered
-        ]
+        states = due_states(op, ordered, billed)
         result[op.id] = [
             ScheduleEntry(row, effective, billed.get(row.id))
             for row, effective in zip(ordered, effective_due_dates(states), strict=True)
