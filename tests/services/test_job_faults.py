@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -132,10 +132,12 @@ async def test_a_poisoned_renewal_and_a_poisoned_expiry_stop_only_their_contract
     assert await status(bad_expiry) is ContractStatus.EXPIRED
 
 
-@pytest.mark.postgres
-async def test_an_uplift_that_overflows_fails_its_contract_only() -> None:
+async def test_an_uplift_that_would_overflow_fails_its_contract_only() -> None:
     """The reported bug: an uplifted price beyond NUMERIC(20,6) stopped the renewals of
-    every contract, every hour."""
+    every contract, every hour. The renewal is now refused before anything is written
+    (the uplifted price is bounded), recorded on its contract, and the contract stays
+    ACTIVE: a refused renewal is not a contract that does not renew, so it never
+    expires by itself."""
     book = await Book().build(first_quantity=1_000_000)
     bad = book.renewing[0]
     # 30.00 x (1 + 10^11 %) = 3 x 10^10 a seat, which fits; x 10^6 seats a month does not
@@ -146,7 +148,13 @@ async def test_an_uplift_that_overflows_fails_its_contract_only() -> None:
     assert await status(bad) is ContractStatus.ACTIVE
     assert [await status(c) for c in book.renewing[1:]] == [ContractStatus.RENEWED] * 2
     (error,) = await failures(FAILED_ACTION, bad)
-    assert "SQLSTATE 22003" in error
+    assert "above the limit of 1,000,000,000" in error
+
+    # the day after its end: still ACTIVE, still failing, recorded once
+    clock.pin(RENEWAL_DAY + timedelta(days=1))
+    assert await process_renewals() == (0, 0)
+    assert await status(bad) is ContractStatus.ACTIVE
+    assert len(await failures(FAILED_ACTION, bad)) == 1
 
 
 async def test_a_transient_fault_in_a_renewal_is_attempted_again_and_clears(

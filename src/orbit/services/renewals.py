@@ -192,7 +192,7 @@ async def _renew_or_expire(contract: Contract) -> Outcome:
 
     from orbit.services.audit import record
     from orbit.services.contracts import renew_contract
-    from orbit.services.errors import DomainError
+    from orbit.services.errors import Code, DomainError
 
     assert contract.end_date is not None
     system = Actor.system()
@@ -202,6 +202,10 @@ async def _renew_or_expire(contract: Contract) -> Outcome:
             await renew_contract(system, contract.id)
             return Outcome.RENEWED
         except DomainError as error:
+            if error.code is not Code.INVALID_STATE:
+                # refused for its data (a renewal whose uplifted amounts would not fit):
+                # a failure of this contract, recorded; it stays ACTIVE, never expires
+                raise
             # the contract cannot renew (nothing left to renew, already renewed): it
             # expires like one that does not renew
             log.info("contract %s not renewed: %s", contract.id, error)
